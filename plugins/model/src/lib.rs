@@ -13,3 +13,6 @@ pub use compliance::{Action, BlockReason, Blocked, Decision, Encoding, Outbound}
 pub use context::{AgeStatus, Inbound, Role, Tier, TimestampMs, Turn, UserContext};
 pub use crisis::{Assessment, Category, Discounted, Evidence, Severity};
 pub use prompt::{ChatMessage, LlmRequest, MemoryFact};
+
+mod world;
+pub use world::World;
