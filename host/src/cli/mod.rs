@@ -1,0 +1,70 @@
+//! The `jules` command line. Parses arguments, runs a command, maps its result to an
+//! exit code. Commands print to stdout/stderr only; they never panic on bad input.
+
+mod policy;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "jules", version, about = "Jules: an SMS AI companion backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with policy bundles (crisis detection, compliance, prompt building).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Run a bundle's fixture corpora through its component and score them.
+    ///
+    /// Exit status: 0 when every fixture passes, 1 when one fails, 2 when the bundle
+    /// or a corpus cannot be loaded.
+    Test {
+        /// The bundle's folder (holding bundle.toml).
+        bundle: PathBuf,
+        /// A corpus file (JSONL); repeatable. Default: the corpora the manifest lists.
+        #[arg(long = "corpus", value_name = "FILE")]
+        corpus: Vec<PathBuf>,
+        /// `text` (a table and the failing fixtures) or `junit` (JUnit XML).
+        #[arg(long, default_value = "text", value_parser = ["text", "junit"])]
+        format: String,
+        /// Write the report here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Hide the progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Describe a component: world, WIT version, exports, imports; refuse capability
+    /// imports beyond the deny-all set (exit 2).
+    Check {
+        /// The component file (.wasm).
+        component: PathBuf,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Policy(cmd) => policy::run(cmd),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,62 @@
+//! Shared by the policy tests: where the test components are, temporary bundles.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jules::policy::{PolicyRuntime, RuntimeSettings};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A component built by scripts/build-test-components; missing is a loud failure.
+pub fn test_component(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let path = target.join("test-components").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-test-components (scripts/test does it)",
+        path.display()
+    );
+    path
+}
+
+/// A shipped bundle's folder; its component is built by scripts/build-policies.
+pub fn shipped_bundle(name: &str) -> PathBuf {
+    let dir = workspace().join("policies").join(name);
+    assert!(
+        dir.join("component.wasm").exists(),
+        "{}/component.wasm is missing: run scripts/build-policies (scripts/test does it)",
+        dir.display()
+    );
+    dir
+}
+
+/// A bundle folder in a temp dir around `component` with `config`.
+pub fn temp_bundle(component: &Path, world: &str, wit: &str, config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(component, dir.path().join("component.wasm")).expect("copy component");
+    std::fs::write(dir.path().join("config.json"), config).expect("write config");
+    std::fs::write(
+        dir.path().join("bundle.toml"),
+        format!("name = \"test\"\nversion = \"1.0.0\"\nworld = \"{world}\"\nwit = \"{wit}\"\n"),
+    )
+    .expect("write manifest");
+    dir
+}
+
+/// A runtime sized for tests: few instances, a short deadline, no cache.
+pub fn runtime() -> PolicyRuntime {
+    PolicyRuntime::new(RuntimeSettings {
+        max_instances: 32,
+        memory_limit_bytes: 32 << 20,
+        deadline: Duration::from_millis(100),
+        epoch_tick: Duration::from_millis(10),
+        init_fuel: 2_000_000_000,
+        cache_dir: None,
+    })
+    .expect("policy runtime")
+}
