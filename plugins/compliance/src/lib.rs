@@ -1,19 +1,57 @@
-use jules_policy_model::{Decision, Encoding, Inbound, Outbound, UserContext};
+//! The compliance policy: the law's rules for an SMS AI companion.
+//!
+//! It recognises carrier keywords (opt-out, opt-in, help), gates on age (COPPA) and the
+//! free tier's daily limit, says when the AI disclosure is due (New York GBL Art. 47,
+//! California SB 243), and shapes outbound texts to a segment budget (GSM-7 or UCS-2).
+//! Every text, keyword and limit comes from the configuration
+//! (`policies/compliance/config.json`).
+//!
+//! The same source is compiled natively (the host's fail-safe baseline) and to
+//! `wasm32-wasip2` inside a component, so it must not read clocks, files, the
+//! environment or randomness (no default-hashed `HashMap`), must not print or spawn
+//! threads, and must not panic on any input.
 
-#[derive(Debug)]
-pub struct Policy {}
+mod config;
+mod disclosure;
+mod json_path;
+mod keywords;
+mod rules;
+mod segments;
+mod shape;
+
+use jules_policy_model::{Decision, Inbound, Outbound, UserContext};
+
+pub use segments::{encoding_of, segments};
+
+/// A loaded compliance policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    config: config::Config,
+}
 
 impl Policy {
+    /// Load and check a configuration; an error names the offending setting.
     pub fn from_config_json(json: &str) -> Result<Policy, String> {
-        let _: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        Ok(Policy {})
+        Ok(Policy {
+            config: config::Config::from_json(json)?,
+        })
     }
 
-    pub fn evaluate(&self, _message: &Inbound, _user: &UserContext) -> Decision {
-        Decision::default()
+    /// Decide what the host must do with one inbound message, in order.
+    pub fn evaluate(&self, message: &Inbound, user: &UserContext) -> Decision {
+        Decision {
+            actions: rules::decide(&self.config, message, user),
+        }
     }
 
-    pub fn shape(&self, reply: &str, _disclose: bool) -> Outbound {
-        Outbound { text: reply.to_string(), encoding: Encoding::Gsm7, segments: 1, truncated: false }
+    /// Prefix the disclosure when `disclose`, and shorten the reply (never the
+    /// disclosure) to fit the configured number of segments.
+    pub fn shape(&self, reply: &str, disclose: bool) -> Outbound {
+        shape::Shaper {
+            disclosure: &self.config.texts.disclosure,
+            max_segments: self.config.max_segments,
+            substitutions: &self.config.substitutions,
+        }
+        .shape(reply, disclose)
     }
 }
