@@ -21,3 +21,19 @@ pub fn is_supported(v: &Version) -> bool {
 pub enum VersionedPre {
     V0_1_0(since_v0_1_0::Pre),
 }
+
+/// A live instance, by WIT version.
+pub enum VersionedInstance {
+    V0_1_0(since_v0_1_0::Instance),
+}
+
+impl VersionedPre {
+    pub fn instantiate(
+        &self,
+        store: &mut wasmtime::Store<super::sandbox::SandboxState>,
+    ) -> wasmtime::Result<VersionedInstance> {
+        Ok(match self {
+            VersionedPre::V0_1_0(p) => VersionedInstance::V0_1_0(p.instantiate(store)?),
+        })
+    }
+}

@@ -261,6 +261,13 @@ pub enum Pre {
     Prompt(PromptBuilderPre<SandboxState>),
 }
 
+/// An instance of one of this version's worlds, living in one store.
+pub enum Instance {
+    Crisis(crisis_detector::CrisisDetector),
+    Compliance(compliance_policy::CompliancePolicy),
+    Prompt(prompt_builder::PromptBuilder),
+}
+
 impl Pre {
     pub fn new(
         world: model::World,
@@ -273,6 +280,17 @@ impl Pre {
         })
     }
 
+    pub fn instantiate(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::Crisis(p) => Instance::Crisis(p.instantiate(store)?),
+            Pre::Compliance(p) => Instance::Compliance(p.instantiate(store)?),
+            Pre::Prompt(p) => Instance::Prompt(p.instantiate(store)?),
+        })
+    }
+}
+
+/// Each call returns `None` when the instance is of another world.
+impl Instance {
     pub fn assess(
         &self,
         store: &mut Store<SandboxState>,
@@ -280,17 +298,11 @@ impl Pre {
         user_ctx: &model::UserContext,
         recent: &[model::Turn],
     ) -> Option<wasmtime::Result<model::Assessment>> {
-        let Pre::Crisis(pre) = self else { return None };
-        Some((|| {
-            let instance = pre.instantiate(&mut *store)?;
-            let a = instance.call_assess(
-                &mut *store,
-                &inbound(message),
-                &user(user_ctx),
-                &turns(recent),
-            )?;
-            Ok(assessment_from(a))
-        })())
+        let Instance::Crisis(i) = self else { return None };
+        Some(
+            i.call_assess(store, &inbound(message), &user(user_ctx), &turns(recent))
+                .map(assessment_from),
+        )
     }
 
     pub fn evaluate(
@@ -299,12 +311,8 @@ impl Pre {
         message: &model::Inbound,
         user_ctx: &model::UserContext,
     ) -> Option<wasmtime::Result<model::Decision>> {
-        let Pre::Compliance(pre) = self else { return None };
-        Some((|| {
-            let instance = pre.instantiate(&mut *store)?;
-            let d = instance.call_evaluate(&mut *store, &inbound(message), &user(user_ctx))?;
-            Ok(decision_from(d))
-        })())
+        let Instance::Compliance(i) = self else { return None };
+        Some(i.call_evaluate(store, &inbound(message), &user(user_ctx)).map(decision_from))
     }
 
     pub fn shape(
@@ -313,11 +321,8 @@ impl Pre {
         reply: &str,
         disclose: bool,
     ) -> Option<wasmtime::Result<model::Outbound>> {
-        let Pre::Compliance(pre) = self else { return None };
-        Some((|| {
-            let instance = pre.instantiate(&mut *store)?;
-            Ok(outbound_from(instance.call_shape(&mut *store, reply, disclose)?))
-        })())
+        let Instance::Compliance(i) = self else { return None };
+        Some(i.call_shape(store, reply, disclose).map(outbound_from))
     }
 
     pub fn build(
@@ -325,18 +330,17 @@ impl Pre {
         store: &mut Store<SandboxState>,
         input: &model_input::PromptInput<'_>,
     ) -> Option<wasmtime::Result<model::LlmRequest>> {
-        let Pre::Prompt(pre) = self else { return None };
-        Some((|| {
-            let instance = pre.instantiate(&mut *store)?;
-            let r = instance.call_build(
-                &mut *store,
+        let Instance::Prompt(i) = self else { return None };
+        Some(
+            i.call_build(
+                store,
                 &inbound(input.message),
                 &user(input.user),
                 &turns(input.recent),
                 &facts(input.facts),
                 &assessment_to(input.crisis),
-            )?;
-            Ok(request_from(r))
-        })())
+            )
+            .map(request_from),
+        )
     }
 }
