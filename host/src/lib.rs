@@ -1,8 +1,12 @@
 //! Jules, the host: an SMS AI companion backend.
 //!
-//! Follow the folders: `cli` (what the binary can be asked to do), `policy` (the
-//! WebAssembly policy runtime), `harness` (testing bundles against their corpora).
+//! Follow the folders: `cli` (what the binary can be asked to do), `startup` (build
+//! the app), `http` (routes), `policy` (the WebAssembly policy runtime), `harness`
+//! (testing bundles against their corpora), `config` (the environment).
 
 pub mod cli;
+pub mod config;
 pub mod harness;
+pub mod http;
 pub mod policy;
+pub mod startup;

@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve HTTP (config from the environment and an optional .env).
+    Serve,
     /// Work with policy bundles (crisis detection, compliance, prompt building).
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -53,9 +55,17 @@ pub enum PolicyCommand {
 }
 
 pub fn main() -> ExitCode {
+    // A missing .env is normal; an unreadable or malformed one is not.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: .env: {e}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     init_logging();
     match cli.command {
+        Command::Serve => serve(),
         Command::Policy(cmd) => policy::run(cmd),
     }
 }
@@ -67,4 +77,28 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+fn serve() -> ExitCode {
+    let config = match crate::config::Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::startup::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
