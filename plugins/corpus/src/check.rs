@@ -63,8 +63,9 @@ pub fn check(case: &Case, output: &Output) -> Verdict {
                 .join("\n");
             for needle in &expect.reply_contains {
                 if !texts.contains(needle.as_str()) {
-                    v.failures
-                        .push(format!("reply: expected it to contain {needle:?}, got {texts:?}"));
+                    v.failures.push(format!(
+                        "reply: expected it to contain {needle:?}, got {texts:?}"
+                    ));
                 }
             }
         }
@@ -74,7 +75,8 @@ pub fn check(case: &Case, output: &Output) -> Verdict {
             if let Some(e) = expect.encoding {
                 v.expected.insert(format!("{e:?}").to_lowercase());
                 if e != o.encoding {
-                    v.failures.push(format!("encoding: expected {e:?}, got {:?}", o.encoding));
+                    v.failures
+                        .push(format!("encoding: expected {e:?}, got {:?}", o.encoding));
                 }
             }
             if let Some(n) = expect.segments
@@ -90,7 +92,11 @@ pub fn check(case: &Case, output: &Output) -> Verdict {
                     .push(format!("truncated: expected {t}, got {}", o.truncated));
             }
             let text_checks = [
-                (&expect.starts_with, "start with", str_starts_with as fn(&str, &str) -> bool),
+                (
+                    &expect.starts_with,
+                    "start with",
+                    str_starts_with as fn(&str, &str) -> bool,
+                ),
                 (&expect.ends_with, "end with", str_ends_with),
                 (&expect.contains, "contain", str_contains),
             ];
@@ -98,8 +104,10 @@ pub fn check(case: &Case, output: &Output) -> Verdict {
                 if let Some(w) = want
                     && !test(&o.text, w)
                 {
-                    v.failures
-                        .push(format!("text: expected it to {what} {w:?}, got {:?}", o.text));
+                    v.failures.push(format!(
+                        "text: expected it to {what} {w:?}, got {:?}",
+                        o.text
+                    ));
                 }
             }
         }
@@ -129,8 +137,10 @@ fn check_prompt(expect: &crate::PromptExpect, r: &jules_policy_model::LlmRequest
     if let Some(want) = expect.crisis_mode {
         v.expected.insert(mode(want));
         if want != r.crisis_mode {
-            v.failures
-                .push(format!("crisis-mode: expected {want}, got {}", r.crisis_mode));
+            v.failures.push(format!(
+                "crisis-mode: expected {want}, got {}",
+                r.crisis_mode
+            ));
         }
     }
     for needle in &expect.system_contains {
@@ -141,8 +151,9 @@ fn check_prompt(expect: &crate::PromptExpect, r: &jules_policy_model::LlmRequest
     }
     for needle in &expect.system_excludes {
         if r.system.contains(needle.as_str()) {
-            v.failures
-                .push(format!("system prompt: expected it not to contain {needle:?}"));
+            v.failures.push(format!(
+                "system prompt: expected it not to contain {needle:?}"
+            ));
         }
     }
     let n = r.messages.len();
@@ -220,9 +231,10 @@ pub fn action_label(a: &Action) -> String {
 
 fn action_text(a: &Action) -> Option<&str> {
     match a {
-        Action::OptOut(t) | Action::OptIn(t) | Action::Help(t) | Action::RequireAgeVerification(t) => {
-            Some(t)
-        }
+        Action::OptOut(t)
+        | Action::OptIn(t)
+        | Action::Help(t)
+        | Action::RequireAgeVerification(t) => Some(t),
         Action::Block(b) => b.reply.as_deref(),
         Action::DisclosureDue | Action::CallLlm => None,
     }

@@ -45,7 +45,7 @@ pub enum Case {
         recent: Vec<Turn>,
         facts: Vec<MemoryFact>,
         crisis: Assessment,
-        expect: PromptExpect,
+        expect: Box<PromptExpect>,
     },
 }
 
