@@ -40,19 +40,35 @@ fn fixture() -> Fixture {
             turn(Role::User, "hey jules", 30),
             turn(Role::Assistant, "Hey! How's your day going?", 29),
             turn(Role::User, "kinda meh. had a math test", 20),
-            turn(Role::Assistant, "Oof, math tests. How do you think it went?", 19),
+            turn(
+                Role::Assistant,
+                "Oof, math tests. How do you think it went?",
+                19,
+            ),
             turn(Role::User, "idk probably bad lol", 10),
-            turn(Role::Assistant, "That sounds stressful. Want to talk about it?", 9),
+            turn(
+                Role::Assistant,
+                "That sounds stressful. Want to talk about it?",
+                9,
+            ),
         ],
         facts: vec![
-            MemoryFact { key: "name".into(), value: "Sam".into() },
-            MemoryFact { key: "pet".into(), value: "a cat called Miso".into() },
+            MemoryFact {
+                key: "name".into(),
+                value: "Sam".into(),
+            },
+            MemoryFact {
+                key: "pet".into(),
+                value: "a cat called Miso".into(),
+            },
         ],
     }
 }
 
 fn load(rt: &PolicyRuntime, name: &str) -> Arc<LoadedBundle> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../policies")
+        .join(name);
     rt.load(&dir)
         .unwrap_or_else(|e| panic!("{name}: {e} (run scripts/build-policies first)"))
 }
@@ -68,7 +84,10 @@ fn benches(c: &mut Criterion) {
     let prompt = load(&rt, "prompt");
     let f = fixture();
     let reply = "That sounds really lonely, Sam. Feeling like nobody gets you is hard. What happened today?";
-    let assessment = crisis.baseline().assess(&f.message, &f.user, &f.recent).unwrap();
+    let assessment = crisis
+        .baseline()
+        .assess(&f.message, &f.user, &f.recent)
+        .unwrap();
     let input = PromptInput {
         message: &f.message,
         user: &f.user,
@@ -78,11 +97,17 @@ fn benches(c: &mut Criterion) {
     };
 
     let mut g = c.benchmark_group("crisis");
-    g.bench_function("fresh", |b| b.iter(|| crisis.assess(&f.message, &f.user, &f.recent).unwrap()));
+    g.bench_function("fresh", |b| {
+        b.iter(|| crisis.assess(&f.message, &f.user, &f.recent).unwrap())
+    });
     let mut warm = crisis.warm().unwrap();
-    g.bench_function("warm", |b| b.iter(|| warm.assess(&f.message, &f.user, &f.recent).unwrap()));
+    g.bench_function("warm", |b| {
+        b.iter(|| warm.assess(&f.message, &f.user, &f.recent).unwrap())
+    });
     let native = crisis.baseline();
-    g.bench_function("native", |b| b.iter(|| native.assess(&f.message, &f.user, &f.recent).unwrap()));
+    g.bench_function("native", |b| {
+        b.iter(|| native.assess(&f.message, &f.user, &f.recent).unwrap())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("compliance");
@@ -122,17 +147,27 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let a = crisis.assess(&f.message, &f.user, &f.recent).unwrap();
             compliance.evaluate(&f.message, &f.user).unwrap();
-            let input = PromptInput { crisis: &a, ..input };
+            let input = PromptInput {
+                crisis: &a,
+                ..input
+            };
             prompt.build(&input).unwrap();
             compliance.shape(reply, false).unwrap()
         })
     });
-    let (mut wc, mut wp, mut wr) = (crisis.warm().unwrap(), compliance.warm().unwrap(), prompt.warm().unwrap());
+    let (mut wc, mut wp, mut wr) = (
+        crisis.warm().unwrap(),
+        compliance.warm().unwrap(),
+        prompt.warm().unwrap(),
+    );
     g.bench_function("warm", |b| {
         b.iter(|| {
             let a = wc.assess(&f.message, &f.user, &f.recent).unwrap();
             wp.evaluate(&f.message, &f.user).unwrap();
-            let input = PromptInput { crisis: &a, ..input };
+            let input = PromptInput {
+                crisis: &a,
+                ..input
+            };
             wr.build(&input).unwrap();
             wp.shape(reply, false).unwrap()
         })
@@ -142,7 +177,10 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let a = nc.assess(&f.message, &f.user, &f.recent).unwrap();
             np.evaluate(&f.message, &f.user).unwrap();
-            let input = PromptInput { crisis: &a, ..input };
+            let input = PromptInput {
+                crisis: &a,
+                ..input
+            };
             nr.build(&input).unwrap();
             np.shape(reply, false).unwrap()
         })

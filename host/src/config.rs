@@ -51,7 +51,11 @@ impl Config {
         let deadline_ms: u64 = parsed("POLICY_DEADLINE_MS", defaults.deadline.as_millis() as u64)?;
         if memory_mb == 0 || deadline_ms == 0 {
             return Err(ConfigError {
-                name: if memory_mb == 0 { "POLICY_MEMORY_LIMIT_MB" } else { "POLICY_DEADLINE_MS" },
+                name: if memory_mb == 0 {
+                    "POLICY_MEMORY_LIMIT_MB"
+                } else {
+                    "POLICY_DEADLINE_MS"
+                },
                 reason: "must be greater than 0".into(),
             });
         }

@@ -14,8 +14,8 @@ use crate::policy::PolicyRuntime;
 pub fn policies(config: &Config) -> anyhow::Result<Arc<PolicyRuntime>> {
     let runtime = PolicyRuntime::new(config.policy.clone())?;
     let dir = &config.policy_dir;
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("POLICY_DIR {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("POLICY_DIR {}: {e}", dir.display()))?;
     let mut folders: Vec<_> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -27,7 +27,9 @@ pub fn policies(config: &Config) -> anyhow::Result<Arc<PolicyRuntime>> {
             Ok(bundle) => {
                 runtime.activate(bundle);
             }
-            Err(e) => tracing::error!(bundle = %folder.display(), error = %e, "policy bundle refused"),
+            Err(e) => {
+                tracing::error!(bundle = %folder.display(), error = %e, "policy bundle refused")
+            }
         }
     }
     Ok(Arc::new(runtime))
@@ -39,7 +41,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = router(AppState { policies });
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{} (HOST, PORT): {e}", config.host, config.port))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{} (HOST, PORT): {e}",
+                config.host,
+                config.port
+            )
+        })?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     eprintln!("jules: listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
@@ -52,7 +60,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Say plainly what runs and what runs locally.
 fn announce(config: &Config, policies: &PolicyRuntime) {
-    eprintln!("jules {} ({})", env!("CARGO_PKG_VERSION"), config.environment);
+    eprintln!(
+        "jules {} ({})",
+        env!("CARGO_PKG_VERSION"),
+        config.environment
+    );
     for world in World::ALL {
         match policies.active(world) {
             Some(b) => eprintln!(
@@ -67,5 +79,7 @@ fn announce(config: &Config, policies: &PolicyRuntime) {
             ),
         }
     }
-    eprintln!("  this build serves /health and /ready; the SMS pipeline (webhooks, store, LLM, carriers) is not in it yet");
+    eprintln!(
+        "  this build serves /health and /ready; the SMS pipeline (webhooks, store, LLM, carriers) is not in it yet"
+    );
 }

@@ -9,7 +9,10 @@ use support::{shipped_bundle, temp_bundle, test_component, workspace};
 fn jules(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_jules"))
         .args(args)
-        .env("POLICY_CACHE_DIR", workspace().join("target").join("policy-cache-tests"))
+        .env(
+            "POLICY_CACHE_DIR",
+            workspace().join("target").join("policy-cache-tests"),
+        )
         .output()
         .expect("run jules");
     (
@@ -26,7 +29,10 @@ fn shipped_bundles_pass_their_own_corpora() {
         let (code, out, err) = jules(&["policy", "test", dir.to_str().unwrap(), "--no-progress"]);
         assert_eq!(code, 0, "{name}:\n{out}\n{err}");
         assert!(out.contains("0 failed"), "{out}");
-        assert!(out.contains("precision"), "the per-label table is printed:\n{out}");
+        assert!(
+            out.contains("precision"),
+            "the per-label table is printed:\n{out}"
+        );
     }
 }
 
@@ -43,14 +49,24 @@ fn a_failing_fixture_exits_1_and_is_listed_with_evidence() {
     )
     .unwrap();
     let bundle = shipped_bundle("crisis");
-    let args = ["policy", "test", bundle.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--no-progress"];
+    let args = [
+        "policy",
+        "test",
+        bundle.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--no-progress",
+    ];
     let (code, out, _) = jules(&args);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("1 passed, 1 failed"), "{out}");
     assert!(out.contains("mislabelled"), "{out}");
     assert!(out.contains("severity: expected none, got"), "{out}");
     assert!(out.contains("evidence: "), "the evidence is shown:\n{out}");
-    assert!(!out.contains("  fine ("), "passing fixtures are not listed:\n{out}");
+    assert!(
+        !out.contains("  fine ("),
+        "passing fixtures are not listed:\n{out}"
+    );
 
     let xml_path = tmp.path().join("report.xml");
     let mut junit = args.to_vec();
@@ -59,18 +75,35 @@ fn a_failing_fixture_exits_1_and_is_listed_with_evidence() {
     assert_eq!(code, 1);
     let xml = std::fs::read_to_string(&xml_path).unwrap();
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert!(xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""), "{xml}");
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
+        "{xml}"
+    );
     assert!(xml.contains("<testcase name=\"fine\""), "{xml}");
-    assert!(xml.contains("<failure message=\"severity: expected none"), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"severity: expected none"),
+        "{xml}"
+    );
 }
 
 #[test]
 fn a_bad_corpus_line_exits_2_naming_the_line() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("bad.jsonl");
-    std::fs::write(&corpus, "{\"id\":\"a\",\"text\":\"hi\",\"expect\":{\"severity\":\"none\"}}\n{not json\n").unwrap();
+    std::fs::write(
+        &corpus,
+        "{\"id\":\"a\",\"text\":\"hi\",\"expect\":{\"severity\":\"none\"}}\n{not json\n",
+    )
+    .unwrap();
     let bundle = shipped_bundle("crisis");
-    let (code, _, err) = jules(&["policy", "test", bundle.to_str().unwrap(), "--corpus", corpus.to_str().unwrap(), "--no-progress"]);
+    let (code, _, err) = jules(&[
+        "policy",
+        "test",
+        bundle.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--no-progress",
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("line 2"), "{err}");
 }
@@ -78,7 +111,12 @@ fn a_bad_corpus_line_exits_2_naming_the_line() {
 #[test]
 fn a_bundle_that_cannot_load_exits_2() {
     let dir = temp_bundle(&test_component("clock"), "crisis-detector", "0.1.0", "{}");
-    let (code, _, err) = jules(&["policy", "test", dir.path().to_str().unwrap(), "--no-progress"]);
+    let (code, _, err) = jules(&[
+        "policy",
+        "test",
+        dir.path().to_str().unwrap(),
+        "--no-progress",
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("wasi:clocks"), "{err}");
 }

@@ -10,8 +10,14 @@ use jules_policy_model::{Inbound, UserContext, World};
 use support::{runtime, temp_bundle, test_component};
 
 fn misbehaving(rt: &PolicyRuntime, config: &str) -> std::sync::Arc<LoadedBundle> {
-    let dir = temp_bundle(&test_component("misbehave"), "crisis-detector", "0.1.0", config);
-    rt.load(dir.path()).expect("the misbehaving component loads")
+    let dir = temp_bundle(
+        &test_component("misbehave"),
+        "crisis-detector",
+        "0.1.0",
+        config,
+    );
+    rt.load(dir.path())
+        .expect("the misbehaving component loads")
 }
 
 fn msg(text: &str) -> Inbound {
@@ -35,7 +41,10 @@ fn assess_failure(rt: &PolicyRuntime, text: &str) -> CallError {
 /// After a failure the same runtime answers a good call from the component.
 fn still_serves(rt: &PolicyRuntime) {
     let d = rt.assess(&msg("hello"), &UserContext::default(), &[]);
-    assert_eq!(d.fallback, None, "the component answers again after a failure");
+    assert_eq!(
+        d.fallback, None,
+        "the component answers again after a failure"
+    );
     assert_eq!(d.value.evidence[0].rule_id, "marker.tag-a");
 }
 
@@ -44,7 +53,9 @@ fn a_trap_is_contained_with_the_guest_panic_message() {
     let rt = runtime();
     rt.activate(misbehaving(&rt, "tag-a"));
     match assess_failure(&rt, "trap") {
-        CallError::Trap { stderr, .. } => assert!(stderr.contains("asked to trap"), "stderr: {stderr}"),
+        CallError::Trap { stderr, .. } => {
+            assert!(stderr.contains("asked to trap"), "stderr: {stderr}")
+        }
         other => panic!("expected a trap, got {other:?}"),
     }
     let stats = rt.stats(World::CrisisDetector);
@@ -57,8 +68,16 @@ fn a_trap_is_contained_with_the_guest_panic_message() {
 fn an_infinite_loop_hits_the_deadline() {
     let rt = runtime();
     rt.activate(misbehaving(&rt, "tag-a"));
-    assert!(matches!(assess_failure(&rt, "loop"), CallError::Timeout { deadline_ms: 100 }));
-    assert_eq!(rt.stats(World::CrisisDetector).timeouts.load(Ordering::Relaxed), 1);
+    assert!(matches!(
+        assess_failure(&rt, "loop"),
+        CallError::Timeout { deadline_ms: 100 }
+    ));
+    assert_eq!(
+        rt.stats(World::CrisisDetector)
+            .timeouts
+            .load(Ordering::Relaxed),
+        1
+    );
     still_serves(&rt);
 }
 
@@ -70,7 +89,12 @@ fn a_memory_bomb_hits_the_memory_cap() {
         assess_failure(&rt, "bomb"),
         CallError::Memory { limit_bytes } if limit_bytes == 32 << 20
     ));
-    assert_eq!(rt.stats(World::CrisisDetector).memory.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        rt.stats(World::CrisisDetector)
+            .memory
+            .load(Ordering::Relaxed),
+        1
+    );
     still_serves(&rt);
 }
 
@@ -105,7 +129,11 @@ fn every_call_gets_a_fresh_instance() {
     let rt = runtime();
     let bundle = misbehaving(&rt, "tag-a");
     bundle
-        .assess(&msg("remember:+15551234567 said something private"), &UserContext::default(), &[])
+        .assess(
+            &msg("remember:+15551234567 said something private"),
+            &UserContext::default(),
+            &[],
+        )
         .expect("remember");
     let recalled = bundle
         .assess(&msg("recall"), &UserContext::default(), &[])

@@ -13,8 +13,12 @@ use support::{runtime, temp_bundle, test_component};
 fn hot_swap_under_concurrent_calls_fails_no_call() {
     let rt = Arc::new(runtime());
     let c = test_component("misbehave");
-    let a = rt.load(temp_bundle(&c, "crisis-detector", "0.1.0", "tag-a").path()).unwrap();
-    let b = rt.load(temp_bundle(&c, "crisis-detector", "0.1.0", "tag-b").path()).unwrap();
+    let a = rt
+        .load(temp_bundle(&c, "crisis-detector", "0.1.0", "tag-a").path())
+        .unwrap();
+    let b = rt
+        .load(temp_bundle(&c, "crisis-detector", "0.1.0", "tag-b").path())
+        .unwrap();
     rt.activate(a.clone());
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -24,7 +28,10 @@ fn hot_swap_under_concurrent_calls_fails_no_call() {
             let (rt, stop, seen) = (rt.clone(), stop.clone(), seen.clone());
             std::thread::spawn(move || {
                 let mut calls = 0;
-                let m = Inbound { text: "hello".into(), received_at: 0 };
+                let m = Inbound {
+                    text: "hello".into(),
+                    received_at: 0,
+                };
                 while !stop.load(Ordering::Relaxed) || calls < 100 {
                     let d = rt.assess(&m, &UserContext::default(), &[]);
                     assert_eq!(d.fallback, None, "a call failed during a swap");
@@ -52,8 +59,14 @@ fn hot_swap_under_concurrent_calls_fails_no_call() {
     let stats = rt.stats(World::CrisisDetector);
     assert_eq!(stats.fallbacks.load(Ordering::Relaxed), 0);
     assert_eq!(stats.calls.load(Ordering::Relaxed) as usize, total);
-    assert!(seen[0].load(Ordering::Relaxed) > 0 && seen[1].load(Ordering::Relaxed) > 0, "both bundles served");
-    let m = Inbound { text: "hello".into(), received_at: 0 };
+    assert!(
+        seen[0].load(Ordering::Relaxed) > 0 && seen[1].load(Ordering::Relaxed) > 0,
+        "both bundles served"
+    );
+    let m = Inbound {
+        text: "hello".into(),
+        received_at: 0,
+    };
     let last = rt.assess(&m, &UserContext::default(), &[]);
     assert_eq!(last.bundle, Some(b.digest), "the last activation wins");
 }

@@ -18,14 +18,21 @@ fn fixtures(bundle: &LoadedBundle, name: &str) -> Vec<jules_policy_corpus::Fixtu
 fn component_and_baseline_agree_on_every_fixture() {
     let rt = runtime();
     for name in ["crisis", "compliance", "prompt"] {
-        let bundle = rt.load(&shipped_bundle(name)).expect("shipped bundle loads");
+        let bundle = rt
+            .load(&shipped_bundle(name))
+            .expect("shipped bundle loads");
         let base = bundle.baseline();
         let fixtures = fixtures(&bundle, name);
         assert!(!fixtures.is_empty());
         for f in fixtures {
             let id = &f.id;
             match &f.case {
-                Case::Assess { message, user, recent, .. } => assert_eq!(
+                Case::Assess {
+                    message,
+                    user,
+                    recent,
+                    ..
+                } => assert_eq!(
                     bundle.assess(message, user, recent).expect(id),
                     base.assess(message, user, recent).unwrap(),
                     "{id}"
@@ -35,14 +42,33 @@ fn component_and_baseline_agree_on_every_fixture() {
                     base.evaluate(message, user).unwrap(),
                     "{id}"
                 ),
-                Case::Shape { reply, disclose, .. } => assert_eq!(
+                Case::Shape {
+                    reply, disclose, ..
+                } => assert_eq!(
                     bundle.shape(reply, *disclose).expect(id),
                     base.shape(reply, *disclose).unwrap(),
                     "{id}"
                 ),
-                Case::Build { message, user, recent, facts, crisis, .. } => {
-                    let input = PromptInput { message, user, recent, facts, crisis };
-                    assert_eq!(bundle.build(&input).expect(id), base.build(&input).unwrap(), "{id}")
+                Case::Build {
+                    message,
+                    user,
+                    recent,
+                    facts,
+                    crisis,
+                    ..
+                } => {
+                    let input = PromptInput {
+                        message,
+                        user,
+                        recent,
+                        facts,
+                        crisis,
+                    };
+                    assert_eq!(
+                        bundle.build(&input).expect(id),
+                        base.build(&input).unwrap(),
+                        "{id}"
+                    )
                 }
             }
         }
@@ -81,11 +107,25 @@ fn no_text_makes_a_component_fail() {
         ..Default::default()
     };
     for text in nasty_texts() {
-        let message = Inbound { text: text.clone(), received_at: 1_767_268_800_000 };
-        let user = UserContext { first_contact: true, ..Default::default() };
+        let message = Inbound {
+            text: text.clone(),
+            received_at: 1_767_268_800_000,
+        };
+        let user = UserContext {
+            first_contact: true,
+            ..Default::default()
+        };
         let recent = vec![
-            Turn { role: Role::User, text: text.clone(), at: 0 },
-            Turn { role: Role::Assistant, text: text.clone(), at: 1 },
+            Turn {
+                role: Role::User,
+                text: text.clone(),
+                at: 0,
+            },
+            Turn {
+                role: Role::Assistant,
+                text: text.clone(),
+                at: 1,
+            },
         ];
         let shown = text.chars().take(20).collect::<String>();
         let a = rt.assess(&message, &user, &recent);
@@ -95,12 +135,23 @@ fn no_text_makes_a_component_fail() {
         let s = rt.shape(&text, true);
         assert_eq!(s.fallback, None, "shape on {shown:?}");
         for crisis in [&a.value, &elevated] {
-            let input = PromptInput { message: &message, user: &user, recent: &recent, facts: &[], crisis };
+            let input = PromptInput {
+                message: &message,
+                user: &user,
+                recent: &recent,
+                facts: &[],
+                crisis,
+            };
             let p = rt.build(&input);
             assert_eq!(p.fallback, None, "prompt on {shown:?}");
         }
     }
     for world in World::ALL {
-        assert_eq!(rt.stats(world).fallbacks.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(
+            rt.stats(world)
+                .fallbacks
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
     }
 }

@@ -24,7 +24,13 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
     }
 }
 
-fn test(dir: &Path, corpus: Vec<PathBuf>, format: &str, output: Option<&Path>, progress: bool) -> ExitCode {
+fn test(
+    dir: &Path,
+    corpus: Vec<PathBuf>,
+    format: &str,
+    output: Option<&Path>,
+    progress: bool,
+) -> ExitCode {
     let settings = RuntimeSettings {
         cache_dir: Some(cache_dir()),
         ..RuntimeSettings::default()
@@ -94,14 +100,19 @@ fn check(path: &Path) -> ExitCode {
             return ExitCode::from(CANNOT_LOAD);
         }
     };
-    let world = inspection.world.map_or("none".to_string(), |w| w.to_string());
+    let world = inspection
+        .world
+        .map_or("none".to_string(), |w| w.to_string());
     let wit = inspection
         .wit_version
         .as_ref()
         .map_or("unknown".to_string(), |v| v.to_string());
     println!("component  {}", path.display());
     println!("world      {world}");
-    println!("wit        jules:policy@{wit} (host supports {})", SUPPORTED_WIT_VERSIONS.join(", "));
+    println!(
+        "wit        jules:policy@{wit} (host supports {})",
+        SUPPORTED_WIT_VERSIONS.join(", ")
+    );
     println!("exports    {}", inspection.exports.join(", "));
     println!("imports");
     for i in &inspection.imports {

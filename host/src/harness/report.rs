@@ -7,7 +7,10 @@ use jules_policy_corpus::{Fixture, Output, Verdict, action_label};
 use crate::policy::{CallError, LoadedBundle};
 
 pub enum Outcome {
-    Checked { output: Output, verdict: Verdict },
+    Checked {
+        output: Output,
+        verdict: Verdict,
+    },
     /// The component failed on this fixture (trap, timeout, invalid output ...).
     Error(CallError),
 }
@@ -110,7 +113,8 @@ impl Report {
             "{:<28} {:>7} {:>5} {:>5} {:>5} {:>9} {:>7}",
             "label", "support", "tp", "fp", "fn", "precision", "recall"
         );
-        let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0));
+        let pct =
+            |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0));
         for (label, s) in &self.labels {
             let _ = writeln!(
                 out,

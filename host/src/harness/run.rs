@@ -20,13 +20,21 @@ pub enum HarnessError {
 }
 
 /// Run every fixture of `corpora` through `bundle`'s component.
-pub fn run(bundle: &LoadedBundle, corpora: &[PathBuf], progress: bool) -> Result<Report, HarnessError> {
+pub fn run(
+    bundle: &LoadedBundle,
+    corpora: &[PathBuf],
+    progress: bool,
+) -> Result<Report, HarnessError> {
     if corpora.is_empty() {
         return Err(HarnessError::NoCorpus);
     }
     let mut fixtures = Vec::new();
     for path in corpora {
-        fixtures.extend(read_corpus(bundle, path)?.into_iter().map(|f| (path.clone(), f)));
+        fixtures.extend(
+            read_corpus(bundle, path)?
+                .into_iter()
+                .map(|f| (path.clone(), f)),
+        );
     }
     let bar = if progress {
         let bar = ProgressBar::new(fixtures.len() as u64);
@@ -74,8 +82,12 @@ fn run_one(bundle: &LoadedBundle, fixture: &Fixture) -> Outcome {
             recent,
             ..
         } => bundle.assess(message, user, recent).map(Output::Assessment),
-        Case::Evaluate { message, user, .. } => bundle.evaluate(message, user).map(Output::Decision),
-        Case::Shape { reply, disclose, .. } => bundle.shape(reply, *disclose).map(Output::Outbound),
+        Case::Evaluate { message, user, .. } => {
+            bundle.evaluate(message, user).map(Output::Decision)
+        }
+        Case::Shape {
+            reply, disclose, ..
+        } => bundle.shape(reply, *disclose).map(Output::Outbound),
         Case::Build {
             message,
             user,

@@ -38,7 +38,11 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     let (policies, all_components) = policy_checks(&state);
     // The baseline keeps every decision safe, so a missing component degrades the
     // service rather than failing it.
-    let status = if all_components { "healthy" } else { "degraded" };
+    let status = if all_components {
+        "healthy"
+    } else {
+        "degraded"
+    };
     (
         StatusCode::OK,
         Json(json!({

@@ -4,7 +4,9 @@
 
 use jules_compliance::Policy;
 use jules_crisis::Detector;
-use jules_policy_model::{Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World};
+use jules_policy_model::{
+    Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World,
+};
 use jules_prompt::Builder;
 
 use super::input::PromptInput;
@@ -49,7 +51,12 @@ impl Baseline {
         }
     }
 
-    pub fn assess(&self, message: &Inbound, user: &UserContext, recent: &[Turn]) -> Option<Assessment> {
+    pub fn assess(
+        &self,
+        message: &Inbound,
+        user: &UserContext,
+        recent: &[Turn],
+    ) -> Option<Assessment> {
         match self {
             Baseline::Crisis(d) => Some(d.assess(message, user, recent)),
             _ => None,

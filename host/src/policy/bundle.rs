@@ -106,7 +106,13 @@ impl BundleSource {
             source,
         })?;
         let config = read_string(&dir.join(&manifest.config))?;
-        Ok(BundleSource::new(dir.to_path_buf(), manifest, component_path, component, config))
+        Ok(BundleSource::new(
+            dir.to_path_buf(),
+            manifest,
+            component_path,
+            component,
+            config,
+        ))
     }
 
     pub fn new(
@@ -129,7 +135,11 @@ impl BundleSource {
 
     /// The corpus files the manifest lists, resolved against the bundle's folder.
     pub fn corpus_paths(&self) -> Vec<PathBuf> {
-        self.manifest.corpus.iter().map(|p| self.dir.join(p)).collect()
+        self.manifest
+            .corpus
+            .iter()
+            .map(|p| self.dir.join(p))
+            .collect()
     }
 }
 

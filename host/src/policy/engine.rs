@@ -67,9 +67,7 @@ pub fn call_engine(settings: &RuntimeSettings) -> anyhow::Result<Engine> {
 /// fuel-metered so a looping `init` fails the load instead of hanging it.
 pub fn init_engine() -> anyhow::Result<Engine> {
     let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .consume_fuel(true);
+    config.wasm_component_model(true).consume_fuel(true);
     Engine::new(&config).map_err(anyhow::Error::from)
 }
 

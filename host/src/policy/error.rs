@@ -12,11 +12,15 @@ pub enum LoadError {
     Manifest { path: PathBuf, reason: String },
     #[error("{path} is not WebAssembly (no \\0asm header)")]
     NotWasm { path: PathBuf },
-    #[error("{path} is a core WebAssembly module, not a component; build it for wasm32-wasip2 or wrap it with `wasm-tools component new`")]
+    #[error(
+        "{path} is a core WebAssembly module, not a component; build it for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+    )]
     CoreModule { path: PathBuf },
     #[error("{path} is not a valid component: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error("the component implements no jules:policy world: it exports [{exports}] (expected crisis-detector: init, assess; compliance-policy: init, evaluate, shape; prompt-builder: init, build)")]
+    #[error(
+        "the component implements no jules:policy world: it exports [{exports}] (expected crisis-detector: init, assess; compliance-policy: init, evaluate, shape; prompt-builder: init, build)"
+    )]
     UnknownWorld { exports: String },
     #[error("the manifest says world {manifest} but the component implements {component}")]
     WrongWorld { manifest: String, component: String },
@@ -34,7 +38,9 @@ pub enum LoadError {
     UnsupportedWit { found: String, supported: String },
     #[error("the manifest says WIT {manifest} but the component was built against {component}")]
     WitVersionMismatch { manifest: String, component: String },
-    #[error("the component imports capabilities policies may not have: {imports} (policies get only the deny-all set: wasi:io, wasi:cli streams/environment/exit)")]
+    #[error(
+        "the component imports capabilities policies may not have: {imports} (policies get only the deny-all set: wasi:io, wasi:cli streams/environment/exit)"
+    )]
     Capability { imports: String },
     #[error("the component's init refused the bundle config: {message}")]
     InitRefused { message: String },

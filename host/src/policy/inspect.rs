@@ -56,7 +56,10 @@ impl Inspection {
     }
 
     /// The checks every load makes; `expected` is the manifest's world and WIT version.
-    pub fn require(&self, expected: Option<(World, &Version)>) -> Result<(World, Version), LoadError> {
+    pub fn require(
+        &self,
+        expected: Option<(World, &Version)>,
+    ) -> Result<(World, Version), LoadError> {
         let refused = self.refused_imports();
         if !refused.is_empty() {
             return Err(LoadError::Capability {

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use jules_policy_model::{Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World};
+use jules_policy_model::{
+    Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World,
+};
 use semver::Version;
 use wasmtime::{Engine, Store};
 
@@ -59,7 +61,8 @@ impl Live {
         bundle: &LoadedBundle,
         run: impl FnOnce(&VersionedInstance, &mut Store<SandboxState>) -> Answer<R>,
     ) -> Result<R, CallError> {
-        self.store.set_epoch_deadline(bundle.settings.deadline_ticks());
+        self.store
+            .set_epoch_deadline(bundle.settings.deadline_ticks());
         match run(&self.instance, &mut self.store) {
             Some(Ok(r)) => Ok(r),
             Some(Err(e)) => Err(sandbox::classify(&self.store, &bundle.settings, e)),
@@ -87,7 +90,12 @@ impl LoadedBundle {
         self.live()?.call(self, run)
     }
 
-    pub fn assess(&self, message: &Inbound, user: &UserContext, recent: &[Turn]) -> Result<Assessment, CallError> {
+    pub fn assess(
+        &self,
+        message: &Inbound,
+        user: &UserContext,
+        recent: &[Turn],
+    ) -> Result<Assessment, CallError> {
         checked_assess(self.call(assess(message, user, recent)), message)
     }
 
@@ -96,7 +104,7 @@ impl LoadedBundle {
     }
 
     pub fn shape(&self, reply: &str, disclose: bool) -> Result<Outbound, CallError> {
-        checked_outbound(self.call(shape(reply, disclose)), reply)
+        checked_outbound(self.call(shape(reply, disclose)))
     }
 
     pub fn build(&self, input: &PromptInput<'_>) -> Result<LlmRequest, CallError> {
@@ -123,16 +131,28 @@ pub struct WarmInstance {
 }
 
 impl WarmInstance {
-    pub fn assess(&mut self, message: &Inbound, user: &UserContext, recent: &[Turn]) -> Result<Assessment, CallError> {
-        checked_assess(self.live.call(&self.bundle, assess(message, user, recent)), message)
+    pub fn assess(
+        &mut self,
+        message: &Inbound,
+        user: &UserContext,
+        recent: &[Turn],
+    ) -> Result<Assessment, CallError> {
+        checked_assess(
+            self.live.call(&self.bundle, assess(message, user, recent)),
+            message,
+        )
     }
 
-    pub fn evaluate(&mut self, message: &Inbound, user: &UserContext) -> Result<Decision, CallError> {
+    pub fn evaluate(
+        &mut self,
+        message: &Inbound,
+        user: &UserContext,
+    ) -> Result<Decision, CallError> {
         checked_decision(self.live.call(&self.bundle, evaluate(message, user)))
     }
 
     pub fn shape(&mut self, reply: &str, disclose: bool) -> Result<Outbound, CallError> {
-        checked_outbound(self.live.call(&self.bundle, shape(reply, disclose)), reply)
+        checked_outbound(self.live.call(&self.bundle, shape(reply, disclose)))
     }
 
     pub fn build(&mut self, input: &PromptInput<'_>) -> Result<LlmRequest, CallError> {
@@ -159,7 +179,10 @@ fn evaluate<'a>(
     }
 }
 
-fn shape(reply: &str, disclose: bool) -> impl FnOnce(&VersionedInstance, &mut Store<SandboxState>) -> Answer<Outbound> + '_ {
+fn shape(
+    reply: &str,
+    disclose: bool,
+) -> impl FnOnce(&VersionedInstance, &mut Store<SandboxState>) -> Answer<Outbound> + '_ {
     move |i, store| match i {
         VersionedInstance::V0_1_0(i) => i.shape(store, reply, disclose),
     }
@@ -177,7 +200,10 @@ fn invalid(reason: String) -> CallError {
     CallError::InvalidOutput { reason }
 }
 
-fn checked_assess(r: Result<Assessment, CallError>, message: &Inbound) -> Result<Assessment, CallError> {
+fn checked_assess(
+    r: Result<Assessment, CallError>,
+    message: &Inbound,
+) -> Result<Assessment, CallError> {
     let a = r?;
     validate::assessment(&a, &message.text).map_err(invalid)?;
     Ok(a)
@@ -189,9 +215,9 @@ fn checked_decision(r: Result<Decision, CallError>) -> Result<Decision, CallErro
     Ok(d)
 }
 
-fn checked_outbound(r: Result<Outbound, CallError>, reply: &str) -> Result<Outbound, CallError> {
+fn checked_outbound(r: Result<Outbound, CallError>) -> Result<Outbound, CallError> {
     let o = r?;
-    validate::outbound(&o, reply).map_err(invalid)?;
+    validate::outbound(&o).map_err(invalid)?;
     Ok(o)
 }
 

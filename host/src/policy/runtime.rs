@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
-use jules_policy_model::{Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World};
+use jules_policy_model::{
+    Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World,
+};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -147,11 +149,10 @@ impl PolicyRuntime {
                     self.settings.init_fuel,
                     self.settings.memory_limit_bytes,
                 )?;
-                let component = Component::new(&self.engine, &snapshot).map_err(|e| {
-                    LoadError::Compile {
+                let component =
+                    Component::new(&self.engine, &snapshot).map_err(|e| LoadError::Compile {
                         reason: format!("{e:#}"),
-                    }
-                })?;
+                    })?;
                 if let Some(cache) = &self.cache {
                     cache.put(&source.digest, &component);
                 }
@@ -164,7 +165,8 @@ impl PolicyRuntime {
             .instantiate_pre(&component)
             .map_err(|e| mismatch(world, &wit_version, e))?;
         let pre = VersionedPre::V0_1_0(
-            since_v0_1_0::Pre::new(world, instance_pre).map_err(|e| mismatch(world, &wit_version, e))?,
+            since_v0_1_0::Pre::new(world, instance_pre)
+                .map_err(|e| mismatch(world, &wit_version, e))?,
         );
         let baseline = match Baseline::from_config(world, &source.config) {
             Ok(b) => b,
@@ -256,7 +258,8 @@ impl PolicyRuntime {
                     "policy component failed; the native baseline answered"
                 );
                 Decided {
-                    value: baseline(&bundle.baseline).expect("a bundle's baseline matches its world"),
+                    value: baseline(&bundle.baseline)
+                        .expect("a bundle's baseline matches its world"),
                     bundle: Some(bundle.digest),
                     fallback: Some(Fallback::Failed(err)),
                 }
@@ -264,7 +267,12 @@ impl PolicyRuntime {
         }
     }
 
-    pub fn assess(&self, message: &Inbound, user: &UserContext, recent: &[Turn]) -> Decided<Assessment> {
+    pub fn assess(
+        &self,
+        message: &Inbound,
+        user: &UserContext,
+        recent: &[Turn],
+    ) -> Decided<Assessment> {
         self.decide(
             World::CrisisDetector,
             |b| b.assess(message, user, recent),

@@ -94,7 +94,11 @@ pub fn new_store(engine: &wasmtime::Engine, settings: &RuntimeSettings) -> Store
 }
 
 /// Turn a wasmtime error from a call into the runtime's classification.
-pub fn classify(store: &Store<SandboxState>, settings: &RuntimeSettings, err: wasmtime::Error) -> CallError {
+pub fn classify(
+    store: &Store<SandboxState>,
+    settings: &RuntimeSettings,
+    err: wasmtime::Error,
+) -> CallError {
     let state = store.data();
     if state.limiter.exceeded {
         return CallError::Memory {

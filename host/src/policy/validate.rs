@@ -42,7 +42,11 @@ pub fn assessment(a: &Assessment, text: &str) -> Result<(), String> {
             ));
         }
     }
-    if let Some(e) = a.evidence.iter().find(|e| !a.categories.contains(&e.category)) {
+    if let Some(e) = a
+        .evidence
+        .iter()
+        .find(|e| !a.categories.contains(&e.category))
+    {
         return Err(format!(
             "evidence of category {} missing from categories",
             e.category.as_str()
@@ -64,16 +68,20 @@ pub fn decision(d: &Decision) -> Result<(), String> {
             return Err(format!("action {} repeats", a.name()));
         }
         let text = match a {
-            Action::OptOut(t) | Action::OptIn(t) | Action::Help(t) | Action::RequireAgeVerification(t) => {
-                Some(t.as_str())
-            }
+            Action::OptOut(t)
+            | Action::OptIn(t)
+            | Action::Help(t)
+            | Action::RequireAgeVerification(t) => Some(t.as_str()),
             Action::Block(b) => b.reply.as_deref(),
             Action::DisclosureDue | Action::CallLlm => None,
         };
         if let Some(t) = text
             && (t.trim().is_empty() || t.chars().count() > MAX_TEXT)
         {
-            return Err(format!("{} text is empty or over {MAX_TEXT} characters", a.name()));
+            return Err(format!(
+                "{} text is empty or over {MAX_TEXT} characters",
+                a.name()
+            ));
         }
     }
     let silencing = d
@@ -86,9 +94,13 @@ pub fn decision(d: &Decision) -> Result<(), String> {
     Ok(())
 }
 
-pub fn outbound(o: &Outbound, reply: &str) -> Result<(), String> {
-    if o.segments == 0 && !(o.text.is_empty() && reply.is_empty()) {
-        return Err("zero segments for a non-empty text".into());
+pub fn outbound(o: &Outbound) -> Result<(), String> {
+    if (o.segments == 0) != o.text.is_empty() {
+        return Err(format!(
+            "{} segments for a {}-byte text",
+            o.segments,
+            o.text.len()
+        ));
     }
     if o.segments > 10 {
         return Err(format!("{} segments", o.segments));

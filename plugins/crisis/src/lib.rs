@@ -20,6 +20,11 @@ mod severity;
 
 use jules_policy_model::{Assessment, Inbound, Turn, UserContext};
 
+/// Evidence (and discounted) entries one assessment reports at most. A long message
+/// repeating a phrase would otherwise report every repetition; reviewers need the
+/// strongest few, and the host refuses lists beyond 256.
+pub const MAX_EVIDENCE: usize = 64;
+
 /// A crisis detector built from one bundle configuration.
 #[derive(Debug)]
 pub struct Detector {
@@ -41,12 +46,46 @@ impl Detector {
         let current = evaluate::evaluate(&self.config, &message.text);
         if current.rules.is_empty() && !current.has_bare_escalators(&self.config) {
             // Earlier turns can only raise what this message holds.
-            return Assessment {
+            return bounded(Assessment {
                 discounted: current.discounted,
                 ..Assessment::default()
-            };
+            });
         }
         let prior = severity::prior(&self.config, message.received_at, recent);
-        severity::assemble(&self.config, &current, &prior)
+        bounded(severity::assemble(&self.config, &current, &prior))
     }
+}
+
+/// Keep the `MAX_EVIDENCE` most severe entries (earliest first among equals), in text
+/// order, so every category still has its strongest evidence.
+fn bounded(mut a: Assessment) -> Assessment {
+    if a.evidence.len() > MAX_EVIDENCE {
+        let mut ranked: Vec<usize> = (0..a.evidence.len()).collect();
+        ranked.sort_by_key(|&i| (std::cmp::Reverse(a.evidence[i].severity), i));
+        let mut keep: Vec<usize> = Vec::with_capacity(MAX_EVIDENCE);
+        // One per category first, so truncation never orphans a category.
+        for c in &a.categories {
+            if let Some(&i) = ranked.iter().find(|&&i| a.evidence[i].category == *c) {
+                keep.push(i);
+            }
+        }
+        for i in ranked {
+            if keep.len() >= MAX_EVIDENCE {
+                break;
+            }
+            if !keep.contains(&i) {
+                keep.push(i);
+            }
+        }
+        keep.sort_unstable();
+        let evidence = std::mem::take(&mut a.evidence);
+        a.evidence = evidence
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep.contains(i))
+            .map(|(_, e)| e)
+            .collect();
+    }
+    a.discounted.truncate(MAX_EVIDENCE);
+    a
 }

@@ -416,3 +416,34 @@ fn hostile_input_never_panics_and_spans_stay_valid() {
         assess(&d, text, &recent);
     }
 }
+
+#[test]
+fn long_repetitive_messages_report_bounded_evidence() {
+    let d = jules_crisis::Detector::from_config_json(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../policies/crisis/config.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let text = "i want to die and he hits me ".repeat(400);
+    let m = jules_policy_model::Inbound {
+        text,
+        received_at: 0,
+    };
+    let a = d.assess(&m, &Default::default(), &[]);
+    assert!(a.evidence.len() <= jules_crisis::MAX_EVIDENCE);
+    assert!(a.discounted.len() <= jules_crisis::MAX_EVIDENCE);
+    for c in &a.categories {
+        assert!(
+            a.evidence.iter().any(|e| e.category == *c),
+            "{c:?} kept its evidence"
+        );
+    }
+    assert!(a.categories.len() >= 2, "{:?}", a.categories);
+    assert!(
+        a.evidence.windows(2).all(|w| w[0].start <= w[1].start),
+        "text order"
+    );
+}

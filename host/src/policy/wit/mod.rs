@@ -14,7 +14,9 @@ pub const SUPPORTED: &[&str] = &["0.1.0"];
 pub const PACKAGE: &str = "jules:policy";
 
 pub fn is_supported(v: &Version) -> bool {
-    SUPPORTED.iter().any(|s| Version::parse(s).is_ok_and(|s| &s == v))
+    SUPPORTED
+        .iter()
+        .any(|s| Version::parse(s).is_ok_and(|s| &s == v))
 }
 
 /// A pre-instantiated component, by WIT version.

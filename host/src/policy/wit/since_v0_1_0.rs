@@ -298,7 +298,9 @@ impl Instance {
         user_ctx: &model::UserContext,
         recent: &[model::Turn],
     ) -> Option<wasmtime::Result<model::Assessment>> {
-        let Instance::Crisis(i) = self else { return None };
+        let Instance::Crisis(i) = self else {
+            return None;
+        };
         Some(
             i.call_assess(store, &inbound(message), &user(user_ctx), &turns(recent))
                 .map(assessment_from),
@@ -311,8 +313,13 @@ impl Instance {
         message: &model::Inbound,
         user_ctx: &model::UserContext,
     ) -> Option<wasmtime::Result<model::Decision>> {
-        let Instance::Compliance(i) = self else { return None };
-        Some(i.call_evaluate(store, &inbound(message), &user(user_ctx)).map(decision_from))
+        let Instance::Compliance(i) = self else {
+            return None;
+        };
+        Some(
+            i.call_evaluate(store, &inbound(message), &user(user_ctx))
+                .map(decision_from),
+        )
     }
 
     pub fn shape(
@@ -321,7 +328,9 @@ impl Instance {
         reply: &str,
         disclose: bool,
     ) -> Option<wasmtime::Result<model::Outbound>> {
-        let Instance::Compliance(i) = self else { return None };
+        let Instance::Compliance(i) = self else {
+            return None;
+        };
         Some(i.call_shape(store, reply, disclose).map(outbound_from))
     }
 
@@ -330,7 +339,9 @@ impl Instance {
         store: &mut Store<SandboxState>,
         input: &model_input::PromptInput<'_>,
     ) -> Option<wasmtime::Result<model::LlmRequest>> {
-        let Instance::Prompt(i) = self else { return None };
+        let Instance::Prompt(i) = self else {
+            return None;
+        };
         Some(
             i.call_build(
                 store,
