@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
+use criterion::{Bencher, Criterion, criterion_group, criterion_main};
 use jules::policy::{LoadedBundle, PolicyRuntime, PromptInput, RuntimeSettings};
 use jules_policy_model::{Inbound, MemoryFact, Role, Turn, UserContext};
 
@@ -65,6 +67,15 @@ fn fixture() -> Fixture {
     }
 }
 
+fn runtime() -> PolicyRuntime {
+    PolicyRuntime::new(RuntimeSettings {
+        max_instances: 64,
+        cache_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/policy-cache-bench")),
+        ..Default::default()
+    })
+    .expect("runtime")
+}
+
 fn load(rt: &PolicyRuntime, name: &str) -> Arc<LoadedBundle> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../policies")
@@ -74,14 +85,16 @@ fn load(rt: &PolicyRuntime, name: &str) -> Arc<LoadedBundle> {
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = PolicyRuntime::new(RuntimeSettings {
-        max_instances: 64,
-        ..Default::default()
-    })
-    .expect("runtime");
+    // Warm instances grow their memory call after call, which changes the state of
+    // the pool slots they used; production never runs them, so they get their own
+    // runtime and cannot slow the fresh-instance measurements down.
+    let (rt, warm_rt) = (runtime(), runtime());
     let crisis = load(&rt, "crisis");
     let compliance = load(&rt, "compliance");
     let prompt = load(&rt, "prompt");
+    let warm_crisis = load(&warm_rt, "crisis");
+    let warm_compliance = load(&warm_rt, "compliance");
+    let warm_prompt = load(&warm_rt, "prompt");
     let f = fixture();
     let reply = "That sounds really lonely, Sam. Feeling like nobody gets you is hard. What happened today?";
     let assessment = crisis
@@ -100,9 +113,14 @@ fn benches(c: &mut Criterion) {
     g.bench_function("fresh", |b| {
         b.iter(|| crisis.assess(&f.message, &f.user, &f.recent).unwrap())
     });
-    let mut warm = crisis.warm().unwrap();
     g.bench_function("warm", |b| {
-        b.iter(|| warm.assess(&f.message, &f.user, &f.recent).unwrap())
+        warm_loop(
+            b,
+            || warm_crisis.warm().unwrap(),
+            |w| {
+                w.assess(&f.message, &f.user, &f.recent).unwrap();
+            },
+        )
     });
     let native = crisis.baseline();
     g.bench_function("native", |b| {
@@ -117,12 +135,15 @@ fn benches(c: &mut Criterion) {
             compliance.shape(reply, false).unwrap()
         })
     });
-    let mut warm = compliance.warm().unwrap();
     g.bench_function("warm", |b| {
-        b.iter(|| {
-            warm.evaluate(&f.message, &f.user).unwrap();
-            warm.shape(reply, false).unwrap()
-        })
+        warm_loop(
+            b,
+            || warm_compliance.warm().unwrap(),
+            |w| {
+                w.evaluate(&f.message, &f.user).unwrap();
+                w.shape(reply, false).unwrap();
+            },
+        )
     });
     let native = compliance.baseline();
     g.bench_function("native", |b| {
@@ -135,8 +156,15 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("prompt");
     g.bench_function("fresh", |b| b.iter(|| prompt.build(&input).unwrap()));
-    let mut warm = prompt.warm().unwrap();
-    g.bench_function("warm", |b| b.iter(|| warm.build(&input).unwrap()));
+    g.bench_function("warm", |b| {
+        warm_loop(
+            b,
+            || warm_prompt.warm().unwrap(),
+            |w| {
+                w.build(&input).unwrap();
+            },
+        )
+    });
     let native = prompt.baseline();
     g.bench_function("native", |b| b.iter(|| native.build(&input).unwrap()));
     g.finish();
@@ -147,29 +175,32 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let a = crisis.assess(&f.message, &f.user, &f.recent).unwrap();
             compliance.evaluate(&f.message, &f.user).unwrap();
-            let input = PromptInput {
-                crisis: &a,
-                ..input
-            };
-            prompt.build(&input).unwrap();
+            prompt
+                .build(&PromptInput {
+                    crisis: &a,
+                    ..input
+                })
+                .unwrap();
             compliance.shape(reply, false).unwrap()
         })
     });
-    let (mut wc, mut wp, mut wr) = (
-        crisis.warm().unwrap(),
-        compliance.warm().unwrap(),
-        prompt.warm().unwrap(),
-    );
     g.bench_function("warm", |b| {
-        b.iter(|| {
+        let make = || {
+            (
+                warm_crisis.warm().unwrap(),
+                warm_compliance.warm().unwrap(),
+                warm_prompt.warm().unwrap(),
+            )
+        };
+        warm_loop(b, make, |(wc, wp, wr)| {
             let a = wc.assess(&f.message, &f.user, &f.recent).unwrap();
             wp.evaluate(&f.message, &f.user).unwrap();
-            let input = PromptInput {
+            wr.build(&PromptInput {
                 crisis: &a,
                 ..input
-            };
-            wr.build(&input).unwrap();
-            wp.shape(reply, false).unwrap()
+            })
+            .unwrap();
+            wp.shape(reply, false).unwrap();
         })
     });
     let (nc, np, nr) = (crisis.baseline(), compliance.baseline(), prompt.baseline());
@@ -177,15 +208,35 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let a = nc.assess(&f.message, &f.user, &f.recent).unwrap();
             np.evaluate(&f.message, &f.user).unwrap();
-            let input = PromptInput {
+            nr.build(&PromptInput {
                 crisis: &a,
                 ..input
-            };
-            nr.build(&input).unwrap();
+            })
+            .unwrap();
             np.shape(reply, false).unwrap()
         })
     });
     g.finish();
+}
+
+/// Time `call` on a reused instance. Components never free memory after init (each
+/// call normally gets a fresh instance), so the instance is replaced every
+/// `WARM_CALLS` calls, outside the measured time.
+fn warm_loop<W>(b: &mut Bencher<'_>, mut make: impl FnMut() -> W, mut call: impl FnMut(&mut W)) {
+    const WARM_CALLS: u64 = 200;
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        let mut warm = make();
+        for i in 0..iters {
+            if i > 0 && i % WARM_CALLS == 0 {
+                warm = make();
+            }
+            let start = Instant::now();
+            call(&mut warm);
+            total += start.elapsed();
+        }
+        total
+    })
 }
 
 criterion_group!(policy, benches);

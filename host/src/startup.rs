@@ -68,13 +68,15 @@ fn announce(config: &Config, policies: &PolicyRuntime) {
     for world in World::ALL {
         match policies.active(world) {
             Some(b) => eprintln!(
-                "  policy {world:<18} component {} {} ({})",
+                "  policy {:<18} component {} {} ({})",
+                world.as_str(),
                 b.manifest.name,
                 b.manifest.version,
                 b.digest.short()
             ),
             None => eprintln!(
-                "  policy {world:<18} NATIVE BASELINE (no loadable bundle in {})",
+                "  policy {:<18} NATIVE BASELINE (no loadable bundle in {})",
+                world.as_str(),
                 config.policy_dir.display()
             ),
         }

@@ -70,9 +70,9 @@ pub fn check(case: &Case, output: &Output) -> Verdict {
             }
         }
         (Case::Shape { expect, .. }, Output::Outbound(o)) => {
-            let encoding = format!("{:?}", o.encoding).to_lowercase();
-            v.got.insert(encoding.clone());
+            // Labels are scored only where the fixture states an expectation.
             if let Some(e) = expect.encoding {
+                v.got.insert(format!("{:?}", o.encoding).to_lowercase());
                 v.expected.insert(format!("{e:?}").to_lowercase());
                 if e != o.encoding {
                     v.failures
@@ -133,8 +133,9 @@ fn str_contains(s: &str, p: &str) -> bool {
 
 fn check_prompt(expect: &crate::PromptExpect, r: &jules_policy_model::LlmRequest, v: &mut Verdict) {
     let mode = |crisis: bool| if crisis { "crisis-mode" } else { "companion" }.to_string();
-    v.got.insert(mode(r.crisis_mode));
+    // The mode is scored only where the fixture states it.
     if let Some(want) = expect.crisis_mode {
+        v.got.insert(mode(r.crisis_mode));
         v.expected.insert(mode(want));
         if want != r.crisis_mode {
             v.failures.push(format!(

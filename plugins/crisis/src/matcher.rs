@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::normalize::Normalized;
 
@@ -65,7 +65,10 @@ impl Matcher {
             });
             patterns.push((owners.into_iter().collect(), prefix));
         }
+        // A contiguous NFA, not a DFA: the DFA of these phrases weighs ~17 MB, and
+        // every call on a fresh component instance pays for the pages it touches.
         let ac = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::Standard)
             .build(&needles)
             .map_err(|e| format!("patterns: the matcher cannot be built: {e}"))?;

@@ -32,7 +32,9 @@ impl bindings::Guest for Component {
         let policy = Policy::from_config_json(&config)?;
         POLICY
             .set(policy)
-            .map_err(|_| "init was called twice".to_string())
+            .map_err(|_| "init was called twice".to_string())?;
+        jules_guest::freeze();
+        Ok(())
     }
 
     fn evaluate(message: wit_types::Inbound, user: wit_types::UserContext) -> wit::Decision {

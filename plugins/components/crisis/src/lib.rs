@@ -26,7 +26,9 @@ impl bindings::Guest for Component {
         let detector = Detector::from_config_json(&config)?;
         DETECTOR
             .set(detector)
-            .map_err(|_| "init was called twice".to_string())
+            .map_err(|_| "init was called twice".to_string())?;
+        jules_guest::freeze();
+        Ok(())
     }
 
     fn assess(

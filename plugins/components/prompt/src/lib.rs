@@ -27,7 +27,9 @@ impl bindings::Guest for Component {
         let builder = Builder::from_config_json(&config)?;
         BUILDER
             .set(builder)
-            .map_err(|_| "init was called twice".to_string())
+            .map_err(|_| "init was called twice".to_string())?;
+        jules_guest::freeze();
+        Ok(())
     }
 
     fn build(
