@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use jules_policy_model::Encoding;
 use serde::Deserialize;
 
-use crate::json_path;
 use crate::keywords::{Keyword, Keywords};
 use crate::segments::{is_gsm, segments, segments_of};
 
@@ -98,7 +97,7 @@ pub struct Config {
 impl Config {
     pub fn from_json(json: &str) -> Result<Config, String> {
         let raw: Raw = serde_json::from_str(json)
-            .map_err(|e| json_path::describe(json, &e, "compliance config"))?;
+            .map_err(|e| jules_json_path::describe(json, &e, "compliance config"))?;
         let program = non_blank("program-name", &raw.program_name)?;
         let support = non_blank("support-contact", &raw.support_contact)?;
 

@@ -13,7 +13,6 @@
 
 mod config;
 mod disclosure;
-mod json_path;
 mod keywords;
 mod rules;
 mod segments;

@@ -6,10 +6,14 @@
 //! runs components) and the logic crates' native tests.
 
 mod check;
+mod describe;
 mod fixture;
+mod native;
 
 pub use check::{Verdict, action_label, check};
+pub use describe::describe;
 pub use fixture::{
     Case, ComplianceExpect, CorpusError, CrisisExpect, Fixture, Output, PromptExpect, ShapeExpect,
     parse,
 };
+pub use native::{NativeRun, run_native};

@@ -1,7 +1,7 @@
 //! Runs every fixture of the shipped corpus through the detector natively.
 
 use jules_crisis::Detector;
-use jules_policy_corpus::{Case, Output, check, parse};
+use jules_policy_corpus::{Case, Output, parse, run_native};
 use jules_policy_model::{Category, Severity, World};
 
 fn bundle(file: &str) -> String {
@@ -16,69 +16,20 @@ fn bundle(file: &str) -> String {
 fn shipped_config_passes_the_whole_corpus() {
     let detector =
         Detector::from_config_json(&bundle("config.json")).expect("the shipped config loads");
-    let fixtures = parse(World::CrisisDetector, &bundle("corpus.jsonl")).unwrap_or_else(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        panic!("corpus.jsonl does not parse:\n{}", lines.join("\n"))
-    });
-    let mut failures = Vec::new();
-    for f in &fixtures {
-        let Case::Assess {
-            message,
-            user,
-            recent,
-            ..
-        } = &f.case
-        else {
-            failures.push(format!("{} (line {}): not an assess fixture", f.id, f.line));
-            continue;
-        };
-        let a = detector.assess(message, user, recent);
-        for e in &a.evidence {
-            let (s, t) = (e.start as usize, e.end as usize);
-            assert!(
-                message.text.get(s..t).is_some(),
-                "{}: evidence {s}..{t} is not a valid span",
-                f.id
-            );
-        }
-        let verdict = check(&f.case, &Output::Assessment(a.clone()));
-        if !verdict.passed() {
-            let found: Vec<String> = a
-                .evidence
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}={:?}",
-                        e.rule_id,
-                        &message.text[e.start as usize..e.end as usize]
-                    )
-                })
-                .chain(a.discounted.iter().map(|d| {
-                    format!(
-                        "-{}/{}={:?}",
-                        d.rule_id,
-                        d.reason,
-                        &message.text[d.start as usize..d.end as usize]
-                    )
-                }))
-                .collect();
-            failures.push(format!(
-                "{} (line {}): {:?}\n    {}\n    matched: [{}]",
-                f.id,
-                f.line,
-                message.text,
-                verdict.failures.join("; "),
-                found.join(", ")
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures fail:\n{}",
-        failures.len(),
-        fixtures.len(),
-        failures.join("\n")
-    );
+    run_native(
+        World::CrisisDetector,
+        &bundle("corpus.jsonl"),
+        |case| match case {
+            Case::Assess {
+                message,
+                user,
+                recent,
+                ..
+            } => Some(Output::Assessment(detector.assess(message, user, recent))),
+            _ => None,
+        },
+    )
+    .assert_all_pass();
 }
 
 #[test]

@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use crate::facts::FactsTemplate;
 use crate::history::Budget;
-use crate::json_path;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -115,7 +114,7 @@ const MAX_TOKENS: u32 = 8192;
 impl Config {
     pub fn from_json(json: &str) -> Result<Config, String> {
         let raw: Raw = serde_json::from_str(json)
-            .map_err(|e| json_path::describe(json, &e, "prompt config"))?;
+            .map_err(|e| jules_json_path::describe(json, &e, "prompt config"))?;
         let persona = lines("persona", &raw.persona)?;
 
         let mut locales = Vec::new();

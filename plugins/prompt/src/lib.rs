@@ -13,7 +13,6 @@
 mod config;
 mod facts;
 mod history;
-mod json_path;
 mod system;
 mod text;
 

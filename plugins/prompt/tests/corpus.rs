@@ -1,6 +1,6 @@
 //! Runs the bundle's fixture corpus against the native builder.
 
-use jules_policy_corpus::{Case, Output, check, parse};
+use jules_policy_corpus::{Case, Output, run_native};
 use jules_policy_model::World;
 use jules_prompt::Builder;
 
@@ -16,55 +16,19 @@ const CORPUS: &str = include_str!(concat!(
 #[test]
 fn corpus_passes() {
     let builder = Builder::from_config_json(CONFIG).expect("the bundled config loads");
-    let fixtures = parse(World::PromptBuilder, CORPUS).unwrap_or_else(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        panic!("corpus does not parse:\n{}", lines.join("\n"))
-    });
-    assert!(fixtures.len() >= 24, "only {} fixtures", fixtures.len());
-
-    let mut failures = Vec::new();
-    for fixture in &fixtures {
-        let Case::Build {
+    let run = run_native(World::PromptBuilder, CORPUS, |case| match case {
+        Case::Build {
             message,
             user,
             recent,
             facts,
             crisis,
             ..
-        } = &fixture.case
-        else {
-            failures.push(format!(
-                "{} (line {}): not a build case",
-                fixture.id, fixture.line
-            ));
-            continue;
-        };
-        let output = Output::Request(builder.build(message, user, recent, facts, crisis));
-        let verdict = check(&fixture.case, &output);
-        if !verdict.passed() {
-            failures.push(format!(
-                "{} (line {}): {}\n    output: {}",
-                fixture.id,
-                fixture.line,
-                verdict.failures.join("; "),
-                abbreviated(&format!("{output:?}"))
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures fail:\n{}",
-        failures.len(),
-        fixtures.len(),
-        failures.join("\n")
-    );
-}
-
-/// Long fixtures (segment and budget tests) would bury the failure list.
-fn abbreviated(text: &str) -> String {
-    const MAX: usize = 1200;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{} …", &text[..cut]),
-        None => text.to_string(),
-    }
+        } => Some(Output::Request(
+            builder.build(message, user, recent, facts, crisis),
+        )),
+        _ => None,
+    });
+    assert!(run.fixtures >= 24, "only {} fixtures", run.fixtures);
+    run.assert_all_pass();
 }
