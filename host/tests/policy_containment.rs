@@ -1,6 +1,7 @@
 //! A misbehaving component is contained: the failure is classified, counted and
 //! answered by the baseline, marked as a fallback, and the host keeps serving.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::sync::atomic::Ordering;

@@ -1,6 +1,7 @@
 //! Swapping the active bundle while calls are in flight fails no call: every call
 //! completes on the bundle it started with.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Components that cannot be loaded are refused with a message naming the problem,
 //! and whatever was active stays active.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use jules::policy::{LoadError, PolicyRuntime};

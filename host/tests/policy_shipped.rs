@@ -1,6 +1,7 @@
 //! The shipped bundles: the component and the native baseline give the same answer on
 //! every fixture (one source, two targets), and no text makes either fail.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use jules::policy::{LoadedBundle, PromptInput};
