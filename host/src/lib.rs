@@ -2,10 +2,12 @@
 //!
 //! Follow the folders: `cli` (what the binary can be asked to do), `startup` (build
 //! the app), `http` (routes), `policy` (the WebAssembly policy runtime), `harness`
-//! (testing bundles against their corpora), `config` (the environment).
+//! (testing bundles against their corpora), `config` (the environment), `crypto`
+//! (sealing personal data at rest).
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod harness;
 pub mod http;
 pub mod policy;
