@@ -12,3 +12,4 @@ pub mod harness;
 pub mod http;
 pub mod policy;
 pub mod startup;
+pub mod store;

@@ -60,3 +60,58 @@ pub fn runtime() -> PolicyRuntime {
     })
     .expect("policy runtime")
 }
+
+/// A new, empty Postgres database for one test, dropped when the guard goes. The
+/// server is TEST_DATABASE_ADMIN_URL (default: the local one); unreachable is a failure.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let admin = std::env::var("TEST_DATABASE_ADMIN_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("jules_test_{:016x}", rand::random::<u64>());
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("Postgres at {admin} does not answer ({e}); scripts/services starts it")
+            });
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let url = admin
+            .rsplit_once('/')
+            .map(|(base, _)| format!("{base}/{name}"))
+            .expect("admin url");
+        TestDatabase { url, name, admin }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Best effort, on its own thread: Drop may run inside or outside a runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}

@@ -1,6 +1,7 @@
 //! The `jules` command line. Parses arguments, runs a command, maps its result to an
 //! exit code. Commands print to stdout/stderr only; they never panic on bad input.
 
+mod migrate;
 mod policy;
 
 use std::path::PathBuf;
@@ -19,6 +20,12 @@ struct Cli {
 enum Command {
     /// Serve HTTP (config from the environment and an optional .env).
     Serve,
+    /// Apply the database migrations to DATABASE_URL (`apply`, the default), or list
+    /// which are applied (`status`).
+    Migrate {
+        #[arg(default_value = "apply", value_parser = ["apply", "status"])]
+        action: String,
+    },
     /// Work with policy bundles (crisis detection, compliance, prompt building).
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -66,6 +73,7 @@ pub fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Serve => serve(),
+        Command::Migrate { action } => migrate::run(&action),
         Command::Policy(cmd) => policy::run(cmd),
     }
 }

@@ -1,0 +1,133 @@
+//! Migrations against the real Postgres, each test on its own fresh database.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use jules::store::{Migration, MigrationError, POSTGRES, migrate};
+use support::TestDatabase;
+
+async fn tables(client: &tokio_postgres::Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fresh_database_gets_the_whole_schema_once() {
+    let db = TestDatabase::create().await;
+    let mut client = migrate::connect(&db.url).await.unwrap();
+    let pending = migrate::status(&client, POSTGRES).await.unwrap();
+    assert!(pending.iter().all(|s| !s.applied));
+
+    let applied = migrate::apply(&mut client, POSTGRES).await.unwrap();
+    assert_eq!(applied, vec!["0001_initial".to_string()]);
+    let t = tables(&client).await;
+    for table in [
+        "compliance_log",
+        "crisis_events",
+        "messages",
+        "outbox",
+        "policy_decisions",
+        "schema_migrations",
+        "users",
+        "webhook_deliveries",
+    ] {
+        assert!(t.contains(&table.to_string()), "{table} missing from {t:?}");
+    }
+    assert!(
+        migrate::apply(&mut client, POSTGRES)
+            .await
+            .unwrap()
+            .is_empty(),
+        "idempotent"
+    );
+    assert!(
+        migrate::status(&client, POSTGRES)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.applied)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_migration_leaves_the_schema_as_it_was() {
+    let db = TestDatabase::create().await;
+    let mut client = migrate::connect(&db.url).await.unwrap();
+    let list = [
+        Migration {
+            version: 1,
+            name: "good",
+            sql: "CREATE TABLE kept (id int)",
+        },
+        Migration {
+            version: 2,
+            name: "broken",
+            sql: "CREATE TABLE half_done (id int); SELECT * FROM no_such_table;",
+        },
+    ];
+    let err = migrate::apply(&mut client, &list).await.unwrap_err();
+    assert!(matches!(err, MigrationError::Failed { .. }));
+    assert!(
+        err.to_string().contains("migration 0002_broken failed"),
+        "{err}"
+    );
+    let t = tables(&client).await;
+    assert!(t.contains(&"kept".to_string()), "{t:?}");
+    assert!(
+        !t.contains(&"half_done".to_string()),
+        "the failing migration was rolled back: {t:?}"
+    );
+    let status = migrate::status(&client, &list).await.unwrap();
+    assert_eq!(
+        status.iter().map(|s| s.applied).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+}
+
+#[tokio::test]
+async fn an_edited_migration_is_refused() {
+    let db = TestDatabase::create().await;
+    let mut client = migrate::connect(&db.url).await.unwrap();
+    let v1 = [Migration {
+        version: 1,
+        name: "t",
+        sql: "CREATE TABLE t (id int)",
+    }];
+    migrate::apply(&mut client, &v1).await.unwrap();
+    let edited = [Migration {
+        version: 1,
+        name: "t",
+        sql: "CREATE TABLE t (id bigint)",
+    }];
+    let err = migrate::apply(&mut client, &edited).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("0001_t was applied with different text"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn replicas_migrating_at_once_apply_each_migration_once() {
+    let db = TestDatabase::create().await;
+    let runs = (0..4).map(|_| {
+        let url = db.url.clone();
+        tokio::spawn(async move {
+            let mut client = migrate::connect(&url).await.unwrap();
+            migrate::apply(&mut client, POSTGRES).await.unwrap()
+        })
+    });
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.extend(run.await.unwrap());
+    }
+    assert_eq!(applied, vec!["0001_initial".to_string()]);
+}

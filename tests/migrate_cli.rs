@@ -1,0 +1,42 @@
+//! `jules migrate` as an operator runs it.
+
+mod support;
+
+use std::process::Command;
+
+use support::TestDatabase;
+
+fn jules(args: &[&str], database_url: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jules"));
+    cmd.args(args).env_remove("DATABASE_URL");
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let out = cmd.output().expect("run jules");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn migrate_applies_once_and_reports_status() {
+    let db = TestDatabase::create().await;
+    let url = Some(db.url.as_str());
+    let (code, out, err) = jules(&["migrate", "status"], url);
+    assert_eq!((code, out.trim()), (0, "pending  0001_initial"), "{err}");
+    let (code, out, err) = jules(&["migrate"], url);
+    assert_eq!((code, out.trim()), (0, "applied  0001_initial"), "{err}");
+    let (code, out, _) = jules(&["migrate"], url);
+    assert_eq!((code, out.trim()), (0, "the schema is up to date"));
+    let (_, out, _) = jules(&["migrate", "status"], url);
+    assert_eq!(out.trim(), "applied  0001_initial");
+}
+
+#[test]
+fn migrate_without_a_database_says_so() {
+    let (code, _, err) = jules(&["migrate"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("DATABASE_URL is not set"), "{err}");
+}
