@@ -60,6 +60,7 @@ fn serve_reports_its_policies_on_health() {
         }
     }
     let addr = addr.unwrap_or_else(|| panic!("no listening line:\n{banner}"));
+    assert!(banner.contains("DEVELOPMENT keys GENERATED in"), "{banner}");
     for (world, bundle) in [
         ("crisis-detector", "jules-crisis"),
         ("compliance-policy", "jules-compliance"),
@@ -99,4 +100,22 @@ fn an_invalid_variable_is_named() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("POLICY_DEADLINE_MS"), "{err}");
+}
+
+#[test]
+fn production_without_keys_does_not_start() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .arg("serve")
+        .current_dir(workspace())
+        .env("ENVIRONMENT", "production")
+        .env("PORT", "0")
+        .env("DATA_DIR", data.path())
+        .env_remove("ENCRYPTION_KEYS")
+        .env_remove("BLIND_INDEX_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ENCRYPTION_KEYS is not set"), "{err}");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use jules_policy_model::World;
 
 use crate::config::Config;
+use crate::crypto::{KeyOrigin, Secrets};
 use crate::http::{AppState, router};
 use crate::policy::PolicyRuntime;
 
@@ -36,8 +37,14 @@ pub fn policies(config: &Config) -> anyhow::Result<Arc<PolicyRuntime>> {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let production = config.environment == "production";
+    let secrets = Secrets::load(
+        |name| std::env::var(name).ok(),
+        production,
+        &config.data_dir,
+    )?;
     let policies = policies(&config)?;
-    announce(&config, &policies);
+    announce(&config, &policies, &secrets);
     let app = router(AppState { policies });
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -59,12 +66,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Say plainly what runs and what runs locally.
-fn announce(config: &Config, policies: &PolicyRuntime) {
+fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets) {
     eprintln!(
         "jules {} ({})",
         env!("CARGO_PKG_VERSION"),
         config.environment
     );
+    match &secrets.origin {
+        KeyOrigin::Environment => eprintln!(
+            "  keys   ENCRYPTION_KEYS (active {}) and BLIND_INDEX_KEY from the environment",
+            secrets.ring.active()
+        ),
+        KeyOrigin::DevelopmentFile { path, created } => eprintln!(
+            "  keys   DEVELOPMENT keys {} {} (keep this file; production needs ENCRYPTION_KEYS and BLIND_INDEX_KEY)",
+            if *created {
+                "GENERATED in"
+            } else {
+                "read from"
+            },
+            path.display()
+        ),
+    }
     for world in World::ALL {
         match policies.active(world) {
             Some(b) => eprintln!(

@@ -147,3 +147,98 @@ fn blind_indexes_are_stable_keyed_and_kind_separated() {
     let short = BlindIndex::parse(&STANDARD.encode([1u8; 8])).unwrap_err();
     assert!(short.to_string().contains("at least 32"), "{short}");
 }
+
+mod secrets {
+    use jules::crypto::{DEV_KEYS_FILE, KeyOrigin, Secrets};
+
+    fn env<'a>(pairs: &'a [(&'a str, String)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn development_generates_keys_once_and_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Secrets::load(env(&[]), false, dir.path()).unwrap();
+        let path = dir.path().join(DEV_KEYS_FILE);
+        assert_eq!(
+            first.origin,
+            KeyOrigin::DevelopmentFile {
+                path: path.clone(),
+                created: true
+            }
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let second = Secrets::load(env(&[]), false, dir.path()).unwrap();
+        assert_eq!(
+            second.origin,
+            KeyOrigin::DevelopmentFile {
+                path,
+                created: false
+            }
+        );
+        let b = super::PHONE;
+        let sealed = jules::crypto::seal(&first.ring, b, b"kept across restarts");
+        assert_eq!(
+            jules::crypto::open(&second.ring, b, &sealed).unwrap(),
+            b"kept across restarts"
+        );
+        assert_eq!(
+            first.blind.of("phone", "+1"),
+            second.blind.of("phone", "+1")
+        );
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Secrets::load(env(&[]), true, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ENCRYPTION_KEYS is not set; production needs"),
+            "{err}"
+        );
+        assert!(
+            !dir.path().join(DEV_KEYS_FILE).exists(),
+            "no keys are generated in production"
+        );
+        let only_keys = [("ENCRYPTION_KEYS", format!("k1:{}", super::key(1)))];
+        let err = Secrets::load(env(&only_keys), false, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BLIND_INDEX_KEY is not set"), "{err}");
+    }
+
+    #[test]
+    fn keys_from_the_environment_are_checked_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = [
+            (
+                "ENCRYPTION_KEYS",
+                format!("k2:{},k1:{}", super::key(2), super::key(1)),
+            ),
+            ("BLIND_INDEX_KEY", super::key(9)),
+        ];
+        let s = Secrets::load(env(&good), true, dir.path()).unwrap();
+        assert_eq!(s.origin, KeyOrigin::Environment);
+        assert_eq!(s.ring.active().as_str(), "k2");
+        let bad = [
+            ("ENCRYPTION_KEYS", "k1:short".to_string()),
+            ("BLIND_INDEX_KEY", super::key(9)),
+        ];
+        let err = Secrets::load(env(&bad), true, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("ENCRYPTION_KEYS: key k1"), "{err}");
+    }
+}
