@@ -73,8 +73,19 @@ async fn record(
     carrier_id: &str,
     text: &str,
 ) -> Recorded {
+    record_message(store, s, phone, carrier_id, text).await.0
+}
+
+/// Record a message; also returns the id it was given.
+async fn record_message(
+    store: &PgStore,
+    s: &Sealer,
+    phone: &str,
+    carrier_id: &str,
+    text: &str,
+) -> (Recorded, Uuid) {
     let m = s.inbound(phone, text);
-    store
+    let recorded = store
         .record_inbound(&NewInbound {
             carrier: "bandwidth",
             carrier_message_id: carrier_id,
@@ -86,7 +97,8 @@ async fn record(
             segments: 1,
         })
         .await
-        .unwrap()
+        .unwrap();
+    (recorded, m.message_id)
 }
 
 async fn count(client: &tokio_postgres::Client, table: &str) -> i64 {
@@ -178,17 +190,13 @@ async fn no_table_holds_a_phone_number_or_message_text_in_plaintext() {
 
 #[tokio::test]
 async fn two_workers_claim_every_outbox_row_exactly_once() {
-    let (_db, store, client) = migrated().await;
+    let (_db, store, _client) = migrated().await;
     let s = Sealer::new();
-    let Recorded::Stored { user_id, .. } = record(&store, &s, "+15550000009", "m1", "hi").await
+    let (Recorded::Stored { user_id, .. }, message_id) =
+        record_message(&store, &s, "+15550000009", "m1", "hi").await
     else {
-        panic!()
+        panic!("the message is stored")
     };
-    let message_id: Uuid = client
-        .query_one("SELECT id FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0);
     let mut queued = BTreeSet::new();
     for _ in 0..200 {
         queued.insert(
@@ -236,17 +244,13 @@ async fn two_workers_claim_every_outbox_row_exactly_once() {
 
 #[tokio::test]
 async fn a_claimed_row_returns_when_its_lease_ends() {
-    let (_db, store, client) = migrated().await;
+    let (_db, store, _client) = migrated().await;
     let s = Sealer::new();
-    let Recorded::Stored { user_id, .. } = record(&store, &s, "+15550000010", "m1", "hi").await
+    let (Recorded::Stored { user_id, .. }, message_id) =
+        record_message(&store, &s, "+15550000010", "m1", "hi").await
     else {
-        panic!()
+        panic!("the message is stored")
     };
-    let message_id: Uuid = client
-        .query_one("SELECT id FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0);
     store.enqueue(message_id, user_id, "twilio").await.unwrap();
     let first = store.claim(10, Duration::from_millis(200)).await.unwrap();
     assert_eq!(first.len(), 1);

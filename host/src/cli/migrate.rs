@@ -12,14 +12,7 @@ pub fn run(action: &str) -> ExitCode {
         eprintln!("error: DATABASE_URL is not set: there is no database to migrate");
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    super::run_async(async {
         let mut client = match migrate::connect(&url).await {
             Ok(c) => c,
             Err(e) => {
