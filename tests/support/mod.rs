@@ -115,3 +115,5 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+pub mod store;

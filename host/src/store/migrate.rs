@@ -16,11 +16,11 @@ pub struct Migration {
 }
 
 impl Migration {
-    fn checksum(&self) -> String {
+    pub(crate) fn checksum(&self) -> String {
         hex::encode(Sha256::digest(self.sql.as_bytes()))
     }
 
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{:04}_{}", self.version, self.name)
     }
 }
@@ -32,16 +32,22 @@ pub const POSTGRES: &[Migration] = &[Migration {
     sql: include_str!("../../../migrations/postgres/0001_initial.sql"),
 }];
 
+/// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
+pub const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../../migrations/sqlite/0001_initial.sql"),
+}];
+
 /// Arbitrary, fixed: the advisory lock every replica takes while migrating.
 const LOCK: i64 = 0x6a75_6c65_735f_6d67;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
     #[error("migration {migration} failed and was rolled back: {source}")]
-    Failed {
-        migration: String,
-        source: tokio_postgres::Error,
-    },
+    Failed { migration: String, source: Source },
     #[error(
         "migration {migration} was applied with different text (checksum {applied}, now {now}); shipped migrations must not be edited — add a new one"
     )]
@@ -51,7 +57,19 @@ pub enum MigrationError {
         now: String,
     },
     #[error("the database: {0}")]
-    Database(#[from] tokio_postgres::Error),
+    Database(Source),
+}
+
+impl From<tokio_postgres::Error> for MigrationError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        MigrationError::Database(Box::new(e))
+    }
+}
+
+impl From<rusqlite::Error> for MigrationError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrationError::Database(Box::new(e))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,9 +126,9 @@ pub async fn apply(
             }
             continue;
         }
-        let failed = |source| MigrationError::Failed {
+        let failed = |source: tokio_postgres::Error| MigrationError::Failed {
             migration: m.label(),
-            source,
+            source: Box::new(source),
         };
         tx.batch_execute(m.sql).await.map_err(failed)?;
         tx.execute(

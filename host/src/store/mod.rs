@@ -1,8 +1,17 @@
-//! Durable storage. Personal data reaches it only sealed (see `crypto`); this module
-//! never sees keys. For now: the Postgres schema, its migrations, and the Postgres
-//! store's first operations (inbound messages, the outbox).
+//! Durable storage. `Store` seals personal data before it reaches a backend and opens
+//! it on the way back; `Backend` is Postgres (production) or the embedded SQLite file
+//! (no `DATABASE_URL`); `migrate` keeps both schemas current; `rotate` re-seals every
+//! value under the active key.
 
+mod backend;
 pub mod migrate;
 pub mod postgres;
+pub mod rotate;
+mod sealed;
+pub mod sqlite;
+mod types;
 
-pub use migrate::{Migration, MigrationError, MigrationStatus, POSTGRES};
+pub use backend::Backend;
+pub use migrate::{Migration, MigrationError, MigrationStatus, POSTGRES, SQLITE};
+pub use sealed::{Outgoing, Store, Turn, User};
+pub use types::*;

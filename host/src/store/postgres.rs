@@ -1,59 +1,41 @@
-//! The Postgres store (production): a deadpool of tokio-postgres connections. Values
-//! arrive sealed and ids arrive made (sealing binds a value to its row id), so this
-//! code never sees keys or plaintext.
+//! The Postgres backend (production): a deadpool of tokio-postgres connections, shared
+//! safely by many replicas (unique keys for dedupe, `FOR UPDATE SKIP LOCKED` for the
+//! outbox). Values arrive sealed, so this code never sees keys or plaintext.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("DATABASE_URL: {0}")]
-    Url(String),
-    #[error("the database pool: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
-    #[error("the database: {0}")]
-    Database(#[from] tokio_postgres::Error),
-}
-
-/// An inbound SMS to record. `message_id` and `new_user_id` are made by the caller,
-/// which sealed `phone` for `users.phone` of `new_user_id` and `body` for
-/// `messages.body` of `message_id`.
-#[derive(Debug, Clone)]
-pub struct NewInbound<'a> {
-    pub carrier: &'a str,
-    pub carrier_message_id: &'a str,
-    pub message_id: Uuid,
-    pub new_user_id: Uuid,
-    pub phone_index: &'a [u8],
-    pub phone: &'a [u8],
-    pub body: &'a [u8],
-    pub segments: i32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// Stored; the user was created by this message when `new_user`.
-    Stored { user_id: Uuid, new_user: bool },
-    /// The carrier delivered this message before; nothing was written.
-    Duplicate,
-}
-
-/// An outbox row claimed by one worker until its lease ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claimed {
-    pub id: Uuid,
-    pub message_id: Uuid,
-    pub user_id: Uuid,
-    pub carrier: String,
-    pub attempts: i32,
-}
+use super::migrate::{self, MigrationStatus, POSTGRES};
+use super::types::*;
 
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
 }
+
+fn user_row(r: &Row) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        id: r.get("id"),
+        phone: r.get("phone"),
+        name: r.get("name"),
+        email: r.get("email"),
+        preferences: r.get("preferences"),
+        status: UserStatus::parse(r.get("status"))?,
+        age_status: AgeStatus::parse(r.get("age_status"))?,
+        tier: Tier::parse(r.get("tier"))?,
+        locale: r.get("locale"),
+        first_contact_at: r.get("first_contact_at"),
+        last_disclosure_at: r.get("last_disclosure_at"),
+        opted_out_at: r.get("opted_out_at"),
+        opted_in_at: r.get("opted_in_at"),
+    })
+}
+
+const USER_COLUMNS: &str = "id, phone, name, email, preferences, status, age_status, tier, locale,
+     first_contact_at, last_disclosure_at, opted_out_at, opted_in_at";
 
 impl PgStore {
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
@@ -67,10 +49,25 @@ impl PgStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(pool_size)
+            .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StoreError::Url(e.to_string()))?;
         Ok(PgStore { pool })
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.pool.get().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut client = self.pool.get().await?;
+        Ok(migrate::apply(&mut client, POSTGRES).await?)
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(migrate::status(&client, POSTGRES).await?)
     }
 
     /// Store an inbound message durably, once: the user is found by blind index or
@@ -80,10 +77,10 @@ impl PgStore {
         let tx = client.transaction().await?;
         let user = tx
             .query_one(
-                "INSERT INTO users (id, phone_index, phone) VALUES ($1, $2, $3)
+                "INSERT INTO users (id, phone_index, phone, first_contact_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (phone_index) DO UPDATE SET updated_at = now()
                  RETURNING id, (xmax = 0) AS created",
-                &[&m.new_user_id, &m.phone_index, &m.phone],
+                &[&m.new_user_id, &m.phone_index, &m.phone, &m.at],
             )
             .await?;
         let (user_id, new_user): (Uuid, bool) = (user.get(0), user.get(1));
@@ -91,7 +88,7 @@ impl PgStore {
             .execute(
                 "INSERT INTO messages (id, user_id, direction, carrier, carrier_message_id, body,
                                        status, segments, received_at)
-                 VALUES ($1, $2, 'in', $3, $4, $5, 'received', $6, now())
+                 VALUES ($1, $2, 'in', $3, $4, $5, 'received', $6, $7)
                  ON CONFLICT (carrier, carrier_message_id) DO NOTHING",
                 &[
                     &m.message_id,
@@ -100,6 +97,7 @@ impl PgStore {
                     &m.carrier_message_id,
                     &m.body,
                     &m.segments,
+                    &m.at,
                 ],
             )
             .await?;
@@ -112,21 +110,177 @@ impl PgStore {
         Ok(Recorded::Stored { user_id, new_user })
     }
 
-    /// Queue a reply for sending.
-    pub async fn enqueue(
-        &self,
-        message_id: Uuid,
-        user_id: Uuid,
-        carrier: &str,
-    ) -> Result<Uuid, StoreError> {
+    pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_one(
-                "INSERT INTO outbox (message_id, user_id, carrier) VALUES ($1, $2, $3) RETURNING id",
-                &[&message_id, &user_id, &carrier],
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        client
+            .query_opt(&sql, &[&id])
+            .await?
+            .map(|r| user_row(&r))
+            .transpose()
+    }
+
+    pub async fn user_by_phone_index(&self, index: &[u8]) -> Result<Option<UserRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone_index = $1");
+        client
+            .query_opt(&sql, &[&index])
+            .await?
+            .map(|r| user_row(&r))
+            .transpose()
+    }
+
+    /// Opt out, opt back in, or block; the opt-out and opt-in times are kept.
+    pub async fn set_status(
+        &self,
+        id: Uuid,
+        status: UserStatus,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE users SET status = $2,
+                        opted_out_at = CASE WHEN $2 = 'opted-out' THEN $3 ELSE opted_out_at END,
+                        opted_in_at = CASE WHEN $2 = 'active' AND status = 'opted-out' THEN $3
+                                           ELSE opted_in_at END,
+                        updated_at = now()
+                 WHERE id = $1",
+                &[&id, &status.as_str(), &at],
             )
             .await?;
-        Ok(row.get(0))
+        Ok(())
+    }
+
+    pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE users SET last_disclosure_at = $2, updated_at = now() WHERE id = $1",
+                &[&id, &at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE users SET age_status = $2, updated_at = now() WHERE id = $1",
+                &[&id, &age.as_str()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `sealed` is sealed for `users.preferences` of `id`.
+    pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE users SET preferences = $2, updated_at = now() WHERE id = $1",
+                &[&id, &sealed],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The user's newest `limit` messages, oldest first.
+    pub async fn recent_messages(
+        &self,
+        user_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT id, direction, body, status, created_at FROM (
+                     SELECT * FROM messages WHERE user_id = $1
+                     ORDER BY created_at DESC, id DESC LIMIT $2) newest
+                 ORDER BY created_at, id",
+                &[&user_id, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MessageRow {
+                    id: r.get(0),
+                    direction: Direction::parse(r.get(1))?,
+                    body: r.get(2),
+                    status: MessageStatus::parse(r.get(3))?,
+                    created_at: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    /// Queue a reply: its message row (queued) and its outbox row, in one transaction.
+    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Uuid, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments)
+             VALUES ($1, $2, 'out', $3, $4, 'queued', $5)",
+            &[&r.message_id, &r.user_id, &r.carrier, &r.body, &r.segments],
+        )
+        .await?;
+        let outbox: Uuid = tx
+            .query_one(
+                "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES ($1, $2, $3, $4)
+                 RETURNING id",
+                &[&Uuid::new_v4(), &r.message_id, &r.user_id, &r.carrier],
+            )
+            .await?
+            .get(0);
+        tx.commit().await?;
+        Ok(outbox)
+    }
+
+    pub async fn set_message_status(
+        &self,
+        id: Uuid,
+        status: MessageStatus,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE messages SET status = $2, updated_at = now() WHERE id = $1",
+                &[&id, &status.as_str()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A carrier's delivery report; false when no message has that carrier id.
+    pub async fn delivery_update(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+        status: MessageStatus,
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let n = client
+            .execute(
+                "UPDATE messages SET status = $3, updated_at = now()
+                 WHERE carrier = $1 AND carrier_message_id = $2 AND direction = 'out'",
+                &[&carrier, &carrier_message_id, &status.as_str()],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Remember a webhook delivery; true the first time it is seen.
+    pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let n = client
+            .execute(
+                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&provider, &event_id],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     /// Claim up to `limit` due rows for `lease`: rows locked by another worker are
@@ -137,34 +291,274 @@ impl PgStore {
         let lease_ms = lease.as_millis() as f64;
         let rows = client
             .query(
-                "UPDATE outbox SET attempts = attempts + 1,
-                        next_attempt_at = now() + $2::float8 * interval '1 millisecond'
-                 WHERE id IN (
-                     SELECT id FROM outbox
-                     WHERE sent_at IS NULL AND dead_lettered_at IS NULL AND next_attempt_at <= now()
-                     ORDER BY next_attempt_at
-                     FOR UPDATE SKIP LOCKED
-                     LIMIT $1)
-                 RETURNING id, message_id, user_id, carrier, attempts",
+                "WITH claimed AS (
+                     UPDATE outbox SET attempts = attempts + 1,
+                            next_attempt_at = now() + $2::float8 * interval '1 millisecond'
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE sent_at IS NULL AND dead_lettered_at IS NULL
+                           AND next_attempt_at <= now()
+                         ORDER BY next_attempt_at
+                         FOR UPDATE SKIP LOCKED
+                         LIMIT $1)
+                     RETURNING id, message_id, user_id, carrier, attempts)
+                 SELECT c.id, c.message_id, c.user_id, c.carrier, c.attempts, m.body, u.phone,
+                        u.status
+                 FROM claimed c JOIN messages m ON m.id = c.message_id
+                                JOIN users u ON u.id = c.user_id",
                 &[&limit, &lease_ms],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Claimed {
-                id: r.get(0),
-                message_id: r.get(1),
-                user_id: r.get(2),
-                carrier: r.get(3),
-                attempts: r.get(4),
+        rows.iter()
+            .map(|r| {
+                Ok(Claimed {
+                    id: r.get(0),
+                    message_id: r.get(1),
+                    user_id: r.get(2),
+                    carrier: r.get(3),
+                    attempts: r.get(4),
+                    body: r.get(5),
+                    phone: r.get(6),
+                    user_status: UserStatus::parse(r.get(7))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
-    pub async fn mark_sent(&self, id: Uuid) -> Result<(), StoreError> {
+    /// The carrier accepted the message (under `carrier_message_id`, when it gave one).
+    pub async fn mark_sent(
+        &self,
+        id: Uuid,
+        carrier_message_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "WITH sent AS (UPDATE outbox SET sent_at = now() WHERE id = $1 RETURNING message_id)
+             UPDATE messages SET status = 'sent', updated_at = now(),
+                    carrier_message_id = coalesce($2, carrier_message_id)
+             WHERE id = (SELECT message_id FROM sent)",
+            &[&id, &carrier_message_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The attempt failed; try again at `at`.
+    pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
-            .execute("UPDATE outbox SET sent_at = now() WHERE id = $1", &[&id])
+            .execute(
+                "UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
+                &[&id, &error, &at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Give up on a row: it is kept, marked dead, and its message marked failed.
+    pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "WITH dead AS (UPDATE outbox SET last_error = $2, dead_lettered_at = now()
+                               WHERE id = $1 RETURNING message_id)
+                 UPDATE messages SET status = 'failed', updated_at = now()
+                 WHERE id = (SELECT message_id FROM dead)",
+                &[&id, &error],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT id, coalesce(last_error, '') FROM outbox
+                 WHERE dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub async fn record_crisis_event(&self, e: &NewCrisisEvent<'_>) -> Result<Uuid, StoreError> {
+        let client = self.pool.get().await?;
+        let id = Uuid::new_v4();
+        client
+            .execute(
+                "INSERT INTO crisis_events (id, user_id, message_id, severity, categories,
+                                            bundle_digest, fallback)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &id,
+                    &e.user_id,
+                    &e.message_id,
+                    &e.severity,
+                    &e.categories,
+                    &e.bundle_digest,
+                    &e.fallback,
+                ],
+            )
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn crisis_events(&self, user_id: Uuid) -> Result<Vec<CrisisEventRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT id, user_id, message_id, severity, categories, bundle_digest, fallback,
+                        review_state
+                 FROM crisis_events WHERE user_id = $1 ORDER BY created_at, id",
+                &[&user_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CrisisEventRow {
+                    id: r.get(0),
+                    user_id: r.get(1),
+                    message_id: r.get(2),
+                    severity: r.get(3),
+                    categories: r.get(4),
+                    bundle_digest: r.get(5),
+                    fallback: r.get(6),
+                    review_state: ReviewState::parse(r.get(7))?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn log_compliance(
+        &self,
+        user_id: Uuid,
+        event: ComplianceEvent,
+        detail: &str,
+        bundle_digest: Option<&str>,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&user_id, &event.as_str(), &detail, &bundle_digest, &at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT event, detail, bundle_digest, occurred_at FROM compliance_log
+                 WHERE user_id = $1 ORDER BY id",
+                &[&user_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ComplianceRow {
+                    event: ComplianceEvent::parse(r.get(0))?,
+                    detail: r.get(1),
+                    bundle_digest: r.get(2),
+                    occurred_at: r.get(3),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn record_policy_decision(
+        &self,
+        d: &NewPolicyDecision<'_>,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let summary = d.summary.to_string();
+        client
+            .execute(
+                "INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+                &[
+                    &d.message_id,
+                    &d.world,
+                    &d.bundle_digest,
+                    &d.fallback,
+                    &summary,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// (world, bundle digest, summary) of the decisions about one message.
+    pub async fn policy_decisions(
+        &self,
+        message_id: Uuid,
+    ) -> Result<Vec<(String, Option<String>, serde_json::Value)>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT world, bundle_digest, summary::text FROM policy_decisions
+                 WHERE message_id = $1 ORDER BY id",
+                &[&message_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.get(2);
+                let summary = serde_json::from_str(&text).map_err(|_| StoreError::Corrupt {
+                    what: "policy decision summary",
+                    value: text.clone(),
+                })?;
+                Ok((r.get(0), r.get(1), summary))
+            })
+            .collect()
+    }
+
+    /// One page of a sealed column's non-null values, in id order after `after`.
+    pub async fn sealed_page(
+        &self,
+        col: SealedColumn,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        let client = self.pool.get().await?;
+        let (table, column) = (col.table, col.column);
+        let sql = format!(
+            "SELECT id, {column} FROM {table}
+             WHERE {column} IS NOT NULL AND ($1::uuid IS NULL OR id > $1)
+             ORDER BY id LIMIT $2"
+        );
+        let rows = client.query(&sql, &[&after, &limit]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Replace a sealed value if it is still `old` (a concurrent write wins).
+    pub async fn replace_sealed(
+        &self,
+        col: SealedColumn,
+        id: Uuid,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let (table, column) = (col.table, col.column);
+        let sql = format!("UPDATE {table} SET {column} = $3 WHERE id = $1 AND {column} = $2");
+        Ok(client.execute(&sql, &[&id, &old, &new]).await? == 1)
+    }
+
+    /// A raw single-row INSERT through the pool (the benchmark's baseline).
+    pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', $1)",
+                &[&format!("{id}:{}", payload.len())],
+            )
             .await?;
         Ok(())
     }

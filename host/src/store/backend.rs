@@ -1,0 +1,201 @@
+//! One store interface over two backends: Postgres for production, the embedded SQLite
+//! file when `DATABASE_URL` is unset. Both hold the same schema and behave the same;
+//! the same test suite runs against both. Sealed bytes only: see `Store` for the layer
+//! that seals and opens personal data.
+
+use std::time::{Duration, SystemTime};
+
+use uuid::Uuid;
+
+use super::migrate::MigrationStatus;
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::types::*;
+
+#[derive(Clone)]
+pub enum Backend {
+    Postgres(PgStore),
+    Embedded(SqliteStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Backend::Postgres($s) => $call,
+            Backend::Embedded($s) => $call,
+        }
+    };
+}
+
+impl Backend {
+    /// `postgres` or `embedded`, for logs and /health.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::Postgres(_) => "postgres",
+            Backend::Embedded(_) => "embedded",
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.migrate().await)
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
+        dispatch!(self, s => s.migration_status().await)
+    }
+
+    pub async fn record_inbound(&self, m: &NewInbound<'_>) -> Result<Recorded, StoreError> {
+        dispatch!(self, s => s.record_inbound(m).await)
+    }
+
+    pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+        dispatch!(self, s => s.user(id).await)
+    }
+
+    pub async fn user_by_phone_index(&self, index: &[u8]) -> Result<Option<UserRow>, StoreError> {
+        dispatch!(self, s => s.user_by_phone_index(index).await)
+    }
+
+    pub async fn set_status(
+        &self,
+        id: Uuid,
+        status: UserStatus,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_status(id, status, at).await)
+    }
+
+    pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
+        dispatch!(self, s => s.mark_disclosed(id, at).await)
+    }
+
+    pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_age_status(id, age).await)
+    }
+
+    pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_preferences(id, sealed).await)
+    }
+
+    pub async fn recent_messages(
+        &self,
+        user_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        dispatch!(self, s => s.recent_messages(user_id, limit).await)
+    }
+
+    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Uuid, StoreError> {
+        dispatch!(self, s => s.queue_reply(r).await)
+    }
+
+    pub async fn set_message_status(
+        &self,
+        id: Uuid,
+        status: MessageStatus,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_message_status(id, status).await)
+    }
+
+    pub async fn delivery_update(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+        status: MessageStatus,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delivery_update(carrier, carrier_message_id, status).await)
+    }
+
+    pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.first_delivery(provider, event_id).await)
+    }
+
+    pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
+        dispatch!(self, s => s.claim(limit, lease).await)
+    }
+
+    pub async fn mark_sent(
+        &self,
+        id: Uuid,
+        carrier_message_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.mark_sent(id, carrier_message_id).await)
+    }
+
+    pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
+        dispatch!(self, s => s.retry_at(id, error, at).await)
+    }
+
+    pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.dead_letter(id, error).await)
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        dispatch!(self, s => s.dead_letters().await)
+    }
+
+    pub async fn record_crisis_event(&self, e: &NewCrisisEvent<'_>) -> Result<Uuid, StoreError> {
+        dispatch!(self, s => s.record_crisis_event(e).await)
+    }
+
+    pub async fn crisis_events(&self, user_id: Uuid) -> Result<Vec<CrisisEventRow>, StoreError> {
+        dispatch!(self, s => s.crisis_events(user_id).await)
+    }
+
+    pub async fn log_compliance(
+        &self,
+        user_id: Uuid,
+        event: ComplianceEvent,
+        detail: &str,
+        bundle_digest: Option<&str>,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.log_compliance(user_id, event, detail, bundle_digest, at).await)
+    }
+
+    pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
+        dispatch!(self, s => s.compliance_log(user_id).await)
+    }
+
+    pub async fn record_policy_decision(
+        &self,
+        d: &NewPolicyDecision<'_>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_policy_decision(d).await)
+    }
+
+    pub async fn policy_decisions(
+        &self,
+        message_id: Uuid,
+    ) -> Result<Vec<(String, Option<String>, serde_json::Value)>, StoreError> {
+        dispatch!(self, s => s.policy_decisions(message_id).await)
+    }
+
+    pub async fn sealed_page(
+        &self,
+        col: SealedColumn,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        dispatch!(self, s => s.sealed_page(col, after, limit).await)
+    }
+
+    pub async fn replace_sealed(
+        &self,
+        col: SealedColumn,
+        id: Uuid,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.replace_sealed(col, id, old, new).await)
+    }
+
+    #[doc(hidden)]
+    pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.raw_insert(id, payload).await)
+    }
+}

@@ -1,0 +1,286 @@
+//! The store as the pipeline uses it: plaintext in, plaintext out. Every personal
+//! value is sealed here for its table, column and row before it reaches a backend,
+//! phones are looked up by blind index, and opening a value that was tampered with or
+//! moved between rows fails with an error naming where it was read.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::backend::Backend;
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::types::*;
+use crate::crypto::{Binding, Secrets, open, seal};
+
+/// The embedded store's file, under the data directory.
+pub const EMBEDDED_FILE: &str = "jules.sqlite3";
+
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    secrets: Arc<Secrets>,
+}
+
+/// A user with personal data opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub phone: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub preferences: Option<serde_json::Value>,
+    pub status: UserStatus,
+    pub age_status: AgeStatus,
+    pub tier: Tier,
+    pub locale: String,
+    pub first_contact_at: SystemTime,
+    pub last_disclosure_at: Option<SystemTime>,
+    pub opted_out_at: Option<SystemTime>,
+    pub opted_in_at: Option<SystemTime>,
+}
+
+/// One message of a conversation, opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub message_id: Uuid,
+    /// `in` from the person, `out` from Jules.
+    pub inbound: bool,
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// A claimed outbox row, opened: what to send, to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub outbox_id: Uuid,
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub carrier: String,
+    pub attempts: i32,
+    pub to: String,
+    pub text: String,
+    pub user_status: UserStatus,
+}
+
+fn binding<'a>(table: &'a str, column: &'a str, row: &'a str) -> Binding<'a> {
+    Binding { table, column, row }
+}
+
+fn text(bytes: Vec<u8>, what: &'static str) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|_| StoreError::Corrupt {
+        what,
+        value: "(not UTF-8 after opening)".into(),
+    })
+}
+
+impl Store {
+    pub fn new(backend: Backend, secrets: Arc<Secrets>) -> Store {
+        Store { backend, secrets }
+    }
+
+    /// Postgres when `database_url` is given, else the embedded file in `data_dir`.
+    pub fn open(
+        database_url: Option<&str>,
+        pool_size: usize,
+        data_dir: &Path,
+        secrets: Arc<Secrets>,
+    ) -> Result<Store, StoreError> {
+        let backend = match database_url {
+            Some(url) => Backend::Postgres(PgStore::connect(url, pool_size)?),
+            None => Backend::Embedded(SqliteStore::open(&data_dir.join(EMBEDDED_FILE))?),
+        };
+        Ok(Store::new(backend, secrets))
+    }
+
+    /// The backend, for operations on rows without personal data.
+    pub fn db(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    fn seal(&self, table: &str, column: &str, row: Uuid, plain: &[u8]) -> Vec<u8> {
+        seal(
+            &self.secrets.ring,
+            binding(table, column, &row.to_string()),
+            plain,
+        )
+    }
+
+    fn unseal(
+        &self,
+        table: &str,
+        column: &str,
+        row: Uuid,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        Ok(open(
+            &self.secrets.ring,
+            binding(table, column, &row.to_string()),
+            sealed,
+        )?)
+    }
+
+    fn phone_index(&self, phone: &str) -> [u8; 32] {
+        self.secrets.blind.of("phone", phone)
+    }
+
+    /// Record an inbound text once per (carrier, carrier message id); the user is
+    /// found by phone or created. Returns the message's id with the outcome.
+    pub async fn record_inbound(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+        from: &str,
+        body: &str,
+        segments: i32,
+        at: SystemTime,
+    ) -> Result<(Recorded, Uuid), StoreError> {
+        let (message_id, new_user_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let phone = self.seal("users", "phone", new_user_id, from.as_bytes());
+        let body = self.seal("messages", "body", message_id, body.as_bytes());
+        let recorded = self
+            .backend
+            .record_inbound(&NewInbound {
+                carrier,
+                carrier_message_id,
+                message_id,
+                new_user_id,
+                phone_index: &self.phone_index(from),
+                phone: &phone,
+                body: &body,
+                segments,
+                at,
+            })
+            .await?;
+        Ok((recorded, message_id))
+    }
+
+    fn open_user(&self, row: UserRow) -> Result<User, StoreError> {
+        let id = row.id;
+        let open_text = |column: &'static str, v: Option<Vec<u8>>| {
+            v.map(|v| text(self.unseal("users", column, id, &v)?, column))
+                .transpose()
+        };
+        let preferences = match row.preferences {
+            None => None,
+            Some(v) => {
+                let plain = self.unseal("users", "preferences", id, &v)?;
+                Some(
+                    serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt {
+                        what: "preferences",
+                        value: "(not JSON after opening)".into(),
+                    })?,
+                )
+            }
+        };
+        Ok(User {
+            id,
+            phone: text(self.unseal("users", "phone", id, &row.phone)?, "phone")?,
+            name: open_text("name", row.name)?,
+            email: open_text("email", row.email)?,
+            preferences,
+            status: row.status,
+            age_status: row.age_status,
+            tier: row.tier,
+            locale: row.locale,
+            first_contact_at: row.first_contact_at,
+            last_disclosure_at: row.last_disclosure_at,
+            opted_out_at: row.opted_out_at,
+            opted_in_at: row.opted_in_at,
+        })
+    }
+
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        self.backend
+            .user(id)
+            .await?
+            .map(|r| self.open_user(r))
+            .transpose()
+    }
+
+    pub async fn user_by_phone(&self, phone: &str) -> Result<Option<User>, StoreError> {
+        self.backend
+            .user_by_phone_index(&self.phone_index(phone))
+            .await?
+            .map(|r| self.open_user(r))
+            .transpose()
+    }
+
+    pub async fn set_preferences(
+        &self,
+        user_id: Uuid,
+        preferences: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let plain = preferences.to_string();
+        let sealed = self.seal("users", "preferences", user_id, plain.as_bytes());
+        self.backend.set_preferences(user_id, Some(&sealed)).await
+    }
+
+    /// The user's newest `limit` messages, oldest first, opened.
+    pub async fn recent_turns(&self, user_id: Uuid, limit: usize) -> Result<Vec<Turn>, StoreError> {
+        let rows = self.backend.recent_messages(user_id, limit as i64).await?;
+        rows.into_iter()
+            .map(|m| {
+                Ok(Turn {
+                    message_id: m.id,
+                    inbound: m.direction == Direction::In,
+                    text: text(self.unseal("messages", "body", m.id, &m.body)?, "body")?,
+                    at_ms: millis(m.created_at),
+                })
+            })
+            .collect()
+    }
+
+    /// Queue a reply for sending; returns (message id, outbox id).
+    pub async fn queue_reply(
+        &self,
+        user_id: Uuid,
+        carrier: &str,
+        body: &str,
+        segments: i32,
+    ) -> Result<(Uuid, Uuid), StoreError> {
+        let message_id = Uuid::new_v4();
+        let sealed = self.seal("messages", "body", message_id, body.as_bytes());
+        let outbox = self
+            .backend
+            .queue_reply(&NewReply {
+                message_id,
+                user_id,
+                carrier,
+                body: &sealed,
+                segments,
+            })
+            .await?;
+        Ok((message_id, outbox))
+    }
+
+    /// Claim due outbox rows (see `Backend::claim`) and open what to send.
+    pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Outgoing>, StoreError> {
+        let rows = self.backend.claim(limit, lease).await?;
+        rows.into_iter()
+            .map(|c| {
+                Ok(Outgoing {
+                    to: text(self.unseal("users", "phone", c.user_id, &c.phone)?, "phone")?,
+                    text: text(
+                        self.unseal("messages", "body", c.message_id, &c.body)?,
+                        "body",
+                    )?,
+                    outbox_id: c.id,
+                    message_id: c.message_id,
+                    user_id: c.user_id,
+                    carrier: c.carrier,
+                    attempts: c.attempts,
+                    user_status: c.user_status,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,749 @@
+//! The embedded backend: one SQLite file (WAL, synchronous = FULL, so a commit is on
+//! disk before it returns) under the data directory, for running without Postgres.
+//! One connection serializes writers, which is what SQLite does anyway; calls run on
+//! tokio's blocking pool. Same operations and behaviour as the Postgres backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use uuid::Uuid;
+
+use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
+use super::types::*;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+fn now_ms() -> i64 {
+    millis(SystemTime::now())
+}
+
+fn opt_time(ms: Option<i64>) -> Option<SystemTime> {
+    ms.map(from_millis)
+}
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<(UserRow, [String; 3])> {
+    Ok((
+        UserRow {
+            id: r.get("id")?,
+            phone: r.get("phone")?,
+            name: r.get("name")?,
+            email: r.get("email")?,
+            preferences: r.get("preferences")?,
+            status: UserStatus::Active,
+            age_status: AgeStatus::Unknown,
+            tier: Tier::Free,
+            locale: r.get("locale")?,
+            first_contact_at: from_millis(r.get("first_contact_at")?),
+            last_disclosure_at: opt_time(r.get("last_disclosure_at")?),
+            opted_out_at: opt_time(r.get("opted_out_at")?),
+            opted_in_at: opt_time(r.get("opted_in_at")?),
+        },
+        [r.get("status")?, r.get("age_status")?, r.get("tier")?],
+    ))
+}
+
+fn parse_user((mut u, [status, age, tier]): (UserRow, [String; 3])) -> Result<UserRow, StoreError> {
+    u.status = UserStatus::parse(&status)?;
+    u.age_status = AgeStatus::parse(&age)?;
+    u.tier = Tier::parse(&tier)?;
+    Ok(u)
+}
+
+const USER_COLUMNS: &str = "id, phone, name, email, preferences, status, age_status, tier, locale,
+     first_contact_at, last_disclosure_at, opted_out_at, opted_in_at";
+
+impl SqliteStore {
+    /// Open (or create) the store file; its folder is created if missing.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let failed = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| failed(e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` on the connection, on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| StoreError::Open {
+            path: self.path.display().to_string(),
+            reason: format!("the store's thread failed: {e}"),
+        })?
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| Ok(apply(c, SQLITE)?)).await
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
+        self.with(|c| {
+            ensure_table(c)?;
+            let mut stmt = c.prepare("SELECT version FROM schema_migrations")?;
+            let done: Vec<i64> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(SQLITE
+                .iter()
+                .map(|m| MigrationStatus {
+                    label: m.label(),
+                    applied: done.contains(&m.version),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    pub async fn record_inbound(&self, m: &NewInbound<'_>) -> Result<Recorded, StoreError> {
+        let (carrier, carrier_id) = (m.carrier.to_owned(), m.carrier_message_id.to_owned());
+        let (index, phone, body) = (m.phone_index.to_vec(), m.phone.to_vec(), m.body.to_vec());
+        let (message_id, new_user_id, segments, at) =
+            (m.message_id, m.new_user_id, m.segments, millis(m.at));
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let duplicate: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE carrier = ?1 AND carrier_message_id = ?2)",
+                params![carrier, carrier_id],
+                |r| r.get(0),
+            )?;
+            if duplicate {
+                return Ok(Recorded::Duplicate);
+            }
+            let existing: Option<Uuid> = tx
+                .query_row(
+                    "SELECT id FROM users WHERE phone_index = ?1",
+                    params![index],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let (user_id, new_user) = match existing {
+                Some(id) => (id, false),
+                None => {
+                    tx.execute(
+                        "INSERT INTO users (id, phone_index, phone, first_contact_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![new_user_id, index, phone, at],
+                    )?;
+                    (new_user_id, true)
+                }
+            };
+            tx.execute(
+                "INSERT INTO messages (id, user_id, direction, carrier, carrier_message_id, body,
+                                       status, segments, received_at)
+                 VALUES (?1, ?2, 'in', ?3, ?4, ?5, 'received', ?6, ?7)",
+                params![message_id, user_id, carrier, carrier_id, body, segments, at],
+            )?;
+            tx.commit()?;
+            Ok(Recorded::Stored { user_id, new_user })
+        })
+        .await
+    }
+
+    async fn user_where(
+        &self,
+        clause: &'static str,
+        key: Vec<u8>,
+    ) -> Result<Option<UserRow>, StoreError> {
+        self.with(move |c| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause} = ?1");
+            c.query_row(&sql, params![key], user_row)
+                .optional()?
+                .map(parse_user)
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
+        self.user_where("id", id.as_bytes().to_vec()).await
+    }
+
+    pub async fn user_by_phone_index(&self, index: &[u8]) -> Result<Option<UserRow>, StoreError> {
+        self.user_where("phone_index", index.to_vec()).await
+    }
+
+    pub async fn set_status(
+        &self,
+        id: Uuid,
+        status: UserStatus,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        let at = millis(at);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE users SET status = ?2,
+                        opted_out_at = CASE WHEN ?2 = 'opted-out' THEN ?3 ELSE opted_out_at END,
+                        opted_in_at = CASE WHEN ?2 = 'active' AND status = 'opted-out' THEN ?3
+                                           ELSE opted_in_at END,
+                        updated_at = ?4
+                 WHERE id = ?1",
+                params![id, status.as_str(), at, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
+        let at = millis(at);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE users SET last_disclosure_at = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, at, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "UPDATE users SET age_status = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, age.as_str(), now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
+        let sealed = sealed.map(<[u8]>::to_vec);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE users SET preferences = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, sealed, now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn recent_messages(
+        &self,
+        user_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, direction, body, status, created_at FROM (
+                     SELECT rowid AS seq, * FROM messages WHERE user_id = ?1
+                     ORDER BY created_at DESC, seq DESC LIMIT ?2)
+                 ORDER BY created_at, seq",
+            )?;
+            let rows = stmt.query_map(params![user_id, limit], |r| {
+                Ok((
+                    r.get::<_, Uuid>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, direction, body, status, created) = row?;
+                Ok(MessageRow {
+                    id,
+                    direction: Direction::parse(&direction)?,
+                    body,
+                    status: MessageStatus::parse(&status)?,
+                    created_at: from_millis(created),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Uuid, StoreError> {
+        let (message_id, user_id, carrier) = (r.message_id, r.user_id, r.carrier.to_owned());
+        let (body, segments) = (r.body.to_vec(), r.segments);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments)
+                 VALUES (?1, ?2, 'out', ?3, ?4, 'queued', ?5)",
+                params![message_id, user_id, carrier, body, segments],
+            )?;
+            let outbox = Uuid::new_v4();
+            tx.execute(
+                "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES (?1, ?2, ?3, ?4)",
+                params![outbox, message_id, user_id, carrier],
+            )?;
+            tx.commit()?;
+            Ok(outbox)
+        })
+        .await
+    }
+
+    pub async fn set_message_status(
+        &self,
+        id: Uuid,
+        status: MessageStatus,
+    ) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, status.as_str(), now_ms()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delivery_update(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+        status: MessageStatus,
+    ) -> Result<bool, StoreError> {
+        let (carrier, carrier_id) = (carrier.to_owned(), carrier_message_id.to_owned());
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE messages SET status = ?3, updated_at = ?4
+                 WHERE carrier = ?1 AND carrier_message_id = ?2 AND direction = 'out'",
+                params![carrier, carrier_id, status.as_str(), now_ms()],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
+        let (provider, event_id) = (provider.to_owned(), event_id.to_owned());
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT INTO webhook_deliveries (provider, event_id) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+                params![provider, event_id],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Claim up to `limit` due rows for `lease`. The write transaction is exclusive, so
+    /// two workers never claim the same row.
+    pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
+        let lease_ms = lease.as_millis() as i64;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let claimed = {
+                let mut stmt = tx.prepare(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 + ?3
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE sent_at IS NULL AND dead_lettered_at IS NULL
+                           AND next_attempt_at <= ?2
+                         ORDER BY next_attempt_at LIMIT ?1)
+                     RETURNING id",
+                )?;
+                let ids = stmt.query_map(params![limit, now, lease_ms], |r| r.get::<_, Uuid>(0))?;
+                ids.collect::<Result<Vec<_>, _>>()?
+            };
+            let mut out = Vec::with_capacity(claimed.len());
+            for id in claimed {
+                let (row, status) = tx.query_row(
+                    "SELECT o.id, o.message_id, o.user_id, o.carrier, o.attempts, m.body, u.phone,
+                            u.status
+                     FROM outbox o JOIN messages m ON m.id = o.message_id
+                                   JOIN users u ON u.id = o.user_id
+                     WHERE o.id = ?1",
+                    params![id],
+                    |r| {
+                        Ok((
+                            Claimed {
+                                id: r.get(0)?,
+                                message_id: r.get(1)?,
+                                user_id: r.get(2)?,
+                                carrier: r.get(3)?,
+                                attempts: r.get(4)?,
+                                body: r.get(5)?,
+                                phone: r.get(6)?,
+                                user_status: UserStatus::Active,
+                            },
+                            r.get::<_, String>(7)?,
+                        ))
+                    },
+                )?;
+                out.push(Claimed {
+                    user_status: UserStatus::parse(&status)?,
+                    ..row
+                });
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn mark_sent(
+        &self,
+        id: Uuid,
+        carrier_message_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let carrier_id = carrier_message_id.map(str::to_owned);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            tx.execute(
+                "UPDATE outbox SET sent_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            tx.execute(
+                "UPDATE messages SET status = 'sent', updated_at = ?2,
+                        carrier_message_id = coalesce(?3, carrier_message_id)
+                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+                params![id, now, carrier_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
+        let (error, at) = (error.to_owned(), millis(at));
+        self.with(move |c| {
+            c.execute(
+                "UPDATE outbox SET last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id, error, at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
+        let error = error.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            tx.execute(
+                "UPDATE outbox SET last_error = ?2, dead_lettered_at = ?3 WHERE id = ?1",
+                params![id, error, now],
+            )?;
+            tx.execute(
+                "UPDATE messages SET status = 'failed', updated_at = ?2
+                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+                params![id, now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn dead_letters(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, coalesce(last_error, '') FROM outbox
+                 WHERE dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn record_crisis_event(&self, e: &NewCrisisEvent<'_>) -> Result<Uuid, StoreError> {
+        let id = Uuid::new_v4();
+        let (user_id, message_id, fallback) = (e.user_id, e.message_id, e.fallback);
+        let (severity, digest) = (e.severity.to_owned(), e.bundle_digest.to_owned());
+        let categories = serde_json::to_string(e.categories).expect("strings serialize");
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO crisis_events (id, user_id, message_id, severity, categories,
+                                            bundle_digest, fallback)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id, user_id, message_id, severity, categories, digest, fallback
+                ],
+            )?;
+            Ok(id)
+        })
+        .await
+    }
+
+    pub async fn crisis_events(&self, user_id: Uuid) -> Result<Vec<CrisisEventRow>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, user_id, message_id, severity, categories, bundle_digest, fallback,
+                        review_state
+                 FROM crisis_events WHERE user_id = ?1 ORDER BY created_at, rowid",
+            )?;
+            let rows = stmt.query_map(params![user_id], |r| {
+                Ok((
+                    CrisisEventRow {
+                        id: r.get(0)?,
+                        user_id: r.get(1)?,
+                        message_id: r.get(2)?,
+                        severity: r.get(3)?,
+                        categories: Vec::new(),
+                        bundle_digest: r.get(5)?,
+                        fallback: r.get(6)?,
+                        review_state: ReviewState::Pending,
+                    },
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (row, categories, review) = row?;
+                Ok(CrisisEventRow {
+                    categories: serde_json::from_str(&categories).map_err(|_| {
+                        StoreError::Corrupt {
+                            what: "crisis categories",
+                            value: categories.clone(),
+                        }
+                    })?,
+                    review_state: ReviewState::parse(&review)?,
+                    ..row
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn log_compliance(
+        &self,
+        user_id: Uuid,
+        event: ComplianceEvent,
+        detail: &str,
+        bundle_digest: Option<&str>,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (detail, digest, at) = (
+            detail.to_owned(),
+            bundle_digest.map(str::to_owned),
+            millis(at),
+        );
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user_id, event.as_str(), detail, digest, at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT event, detail, bundle_digest, occurred_at FROM compliance_log
+                 WHERE user_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![user_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (event, detail, bundle_digest, at) = row?;
+                Ok(ComplianceRow {
+                    event: ComplianceEvent::parse(&event)?,
+                    detail,
+                    bundle_digest,
+                    occurred_at: from_millis(at),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn record_policy_decision(
+        &self,
+        d: &NewPolicyDecision<'_>,
+    ) -> Result<(), StoreError> {
+        let (message_id, world) = (d.message_id, d.world.to_owned());
+        let (digest, fallback) = (
+            d.bundle_digest.map(str::to_owned),
+            d.fallback.map(str::to_owned),
+        );
+        let summary = d.summary.to_string();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![message_id, world, digest, fallback, summary],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn policy_decisions(
+        &self,
+        message_id: Uuid,
+    ) -> Result<Vec<(String, Option<String>, serde_json::Value)>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT world, bundle_digest, summary FROM policy_decisions
+                 WHERE message_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![message_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (world, digest, text) = row?;
+                let summary = serde_json::from_str(&text).map_err(|_| StoreError::Corrupt {
+                    what: "policy decision summary",
+                    value: text.clone(),
+                })?;
+                Ok((world, digest, summary))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn sealed_page(
+        &self,
+        col: SealedColumn,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        self.with(move |c| {
+            let (table, column) = (col.table, col.column);
+            let mut stmt = c.prepare(&format!(
+                "SELECT id, {column} FROM {table}
+                 WHERE {column} IS NOT NULL AND (?1 IS NULL OR id > ?1)
+                 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn replace_sealed(
+        &self,
+        col: SealedColumn,
+        id: Uuid,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let (old, new) = (old.to_vec(), new.to_vec());
+        self.with(move |c| {
+            let (table, column) = (col.table, col.column);
+            let n = c.execute(
+                &format!("UPDATE {table} SET {column} = ?3 WHERE id = ?1 AND {column} = ?2"),
+                params![id, old, new],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
+        let event = format!("{id}:{}", payload.len());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', ?1)",
+                params![event],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn ensure_table(c: &Connection) -> rusqlite::Result<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             checksum   TEXT NOT NULL,
+             applied_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+         ) STRICT",
+    )
+}
+
+/// Apply pending migrations, each in its own transaction (SQLite's DDL is
+/// transactional, so a failing one leaves the schema as it was).
+pub(crate) fn apply(
+    c: &mut Connection,
+    migrations: &[Migration],
+) -> Result<Vec<String>, MigrationError> {
+    ensure_table(c)?;
+    let mut applied = Vec::new();
+    for m in migrations {
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let recorded: Option<String> = tx
+            .query_row(
+                "SELECT checksum FROM schema_migrations WHERE version = ?1",
+                params![m.version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(recorded) = recorded {
+            if recorded != m.checksum() {
+                return Err(MigrationError::Edited {
+                    migration: m.label(),
+                    applied: recorded,
+                    now: m.checksum(),
+                });
+            }
+            continue;
+        }
+        let failed = |e: rusqlite::Error| MigrationError::Failed {
+            migration: m.label(),
+            source: Box::new(e),
+        };
+        tx.execute_batch(m.sql).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, m.checksum()],
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        applied.push(m.label());
+    }
+    Ok(applied)
+}

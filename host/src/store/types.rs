@@ -1,0 +1,263 @@
+//! What the backends store and return. Personal data travels through here sealed
+//! (`Vec<u8>` from `crypto::seal`); ids are made by the caller, because sealing binds a
+//! value to its row id.
+
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL: {0}")]
+    Url(String),
+    #[error("the database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("the database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the embedded store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the embedded store {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the store holds an unreadable {what}: {value:?}")]
+    Corrupt { what: &'static str, value: String },
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Migration(#[from] super::MigrationError),
+}
+
+/// Text-valued columns, one enum each, spelled as in the schema's CHECK constraints.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Result<$name, StoreError> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(StoreError::Corrupt { what: stringify!($name), value: other.into() }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(UserStatus { Active = "active", OptedOut = "opted-out", Blocked = "blocked" });
+text_enum!(AgeStatus {
+    Unknown = "unknown",
+    Pending = "pending",
+    Adult = "adult",
+    Minor = "minor",
+    Child = "child",
+    Declined = "declined",
+});
+text_enum!(Tier { Free = "free", Premium = "premium" });
+text_enum!(Direction { In = "in", Out = "out" });
+text_enum!(
+    /// Inbound: received → processing → replied. Outbound: queued → sent →
+    /// delivered | failed.
+    MessageStatus {
+        Received = "received",
+        Processing = "processing",
+        Replied = "replied",
+        Queued = "queued",
+        Sent = "sent",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+);
+text_enum!(ReviewState {
+    Pending = "pending",
+    InReview = "in-review",
+    Resolved = "resolved",
+    Dismissed = "dismissed",
+});
+text_enum!(ComplianceEvent {
+    OptOut = "opt-out",
+    OptIn = "opt-in",
+    HelpSent = "help-sent",
+    DisclosureSent = "disclosure-sent",
+    AgeVerificationRequired = "age-verification-required",
+    AgeDecision = "age-decision",
+    Blocked = "blocked",
+});
+
+/// Every sealed column, for rotation and for checks that nothing is stored in the clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+}
+
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "users",
+        column: "phone",
+    },
+    SealedColumn {
+        table: "users",
+        column: "name",
+    },
+    SealedColumn {
+        table: "users",
+        column: "email",
+    },
+    SealedColumn {
+        table: "users",
+        column: "preferences",
+    },
+    SealedColumn {
+        table: "messages",
+        column: "body",
+    },
+];
+
+/// An inbound SMS to record. `message_id` and `new_user_id` are made by the caller,
+/// which sealed `phone` for `users.phone` of `new_user_id` and `body` for
+/// `messages.body` of `message_id`.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub carrier: &'a str,
+    pub carrier_message_id: &'a str,
+    pub message_id: Uuid,
+    pub new_user_id: Uuid,
+    pub phone_index: &'a [u8],
+    pub phone: &'a [u8],
+    pub body: &'a [u8],
+    pub segments: i32,
+    pub at: SystemTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored; the user was created by this message when `new_user`.
+    Stored { user_id: Uuid, new_user: bool },
+    /// The carrier delivered this message before; nothing was written.
+    Duplicate,
+}
+
+/// A reply to queue: an outbound message row and its outbox row, written together.
+#[derive(Debug, Clone)]
+pub struct NewReply<'a> {
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub carrier: &'a str,
+    /// Sealed for `messages.body` of `message_id`.
+    pub body: &'a [u8],
+    pub segments: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub phone: Vec<u8>,
+    pub name: Option<Vec<u8>>,
+    pub email: Option<Vec<u8>>,
+    pub preferences: Option<Vec<u8>>,
+    pub status: UserStatus,
+    pub age_status: AgeStatus,
+    pub tier: Tier,
+    pub locale: String,
+    pub first_contact_at: SystemTime,
+    pub last_disclosure_at: Option<SystemTime>,
+    pub opted_out_at: Option<SystemTime>,
+    pub opted_in_at: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub direction: Direction,
+    pub body: Vec<u8>,
+    pub status: MessageStatus,
+    pub created_at: SystemTime,
+}
+
+/// An outbox row claimed by one worker until its lease ends, with what sending needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub carrier: String,
+    pub attempts: i32,
+    /// Sealed for `messages.body` of `message_id`.
+    pub body: Vec<u8>,
+    /// Sealed for `users.phone` of `user_id`.
+    pub phone: Vec<u8>,
+    /// Checked at send time: a reply queued before an opt-out is not sent.
+    pub user_status: UserStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCrisisEvent<'a> {
+    pub user_id: Uuid,
+    pub message_id: Option<Uuid>,
+    /// low | moderate | high | imminent
+    pub severity: &'a str,
+    pub categories: &'a [String],
+    pub bundle_digest: &'a str,
+    pub fallback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrisisEventRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub message_id: Option<Uuid>,
+    pub severity: String,
+    pub categories: Vec<String>,
+    pub bundle_digest: String,
+    pub fallback: bool,
+    pub review_state: ReviewState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceRow {
+    pub event: ComplianceEvent,
+    pub detail: String,
+    pub bundle_digest: Option<String>,
+    pub occurred_at: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPolicyDecision<'a> {
+    pub message_id: Uuid,
+    /// crisis-detector | compliance-policy | prompt-builder
+    pub world: &'a str,
+    pub bundle_digest: Option<&'a str>,
+    /// Why the native baseline answered, when it did.
+    pub fallback: Option<&'a str>,
+    pub summary: &'a serde_json::Value,
+}
+
+/// Milliseconds since the Unix epoch (the embedded store's time column type).
+pub(crate) fn millis(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        SystemTime::UNIX_EPOCH + d
+    } else {
+        SystemTime::UNIX_EPOCH - d
+    }
+}

@@ -1,0 +1,582 @@
+//! One suite, two backends: every test below runs against a fresh Postgres database
+//! on the real server and against a fresh embedded (SQLite) file.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use jules::crypto::KeyRing;
+use jules::store::rotate::{census, rotate};
+use jules::store::{
+    ComplianceEvent, MessageStatus, NewCrisisEvent, NewPolicyDecision, Recorded, ReviewState,
+    StoreError, UserStatus,
+};
+use support::store::Fixture;
+use uuid::Uuid;
+
+macro_rules! suite {
+    ($($test:ident),+ $(,)?) => {
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::$test(super::Fixture::postgres().await).await
+            })+
+        }
+        mod embedded {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::$test(super::Fixture::embedded().await).await
+            })+
+        }
+    };
+}
+
+suite!(
+    inbound_round_trip,
+    concurrent_deliveries_of_one_message_store_one_row,
+    one_phone_is_one_user,
+    recent_turns_are_the_newest_oldest_first,
+    user_state_round_trip,
+    records_round_trip,
+    webhook_deliveries_are_seen_once,
+    two_workers_send_every_outbox_row_exactly_once,
+    a_claimed_row_returns_when_its_lease_ends,
+    retries_wait_and_dead_letters_stop,
+    delivery_reports_update_the_outbound_message,
+    nothing_personal_is_stored_in_the_clear,
+    a_tampered_ciphertext_is_rejected,
+    ciphertexts_swapped_between_rows_are_rejected,
+    rotation_reseals_everything_and_old_keys_retire,
+);
+
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+async fn inbound(f: &Fixture, phone: &str, carrier_id: &str, text: &str) -> (Recorded, Uuid) {
+    f.store
+        .record_inbound("bandwidth", carrier_id, phone, text, 1, now())
+        .await
+        .unwrap()
+}
+
+async fn user_of(f: &Fixture, phone: &str, carrier_id: &str, text: &str) -> (Uuid, Uuid) {
+    match inbound(f, phone, carrier_id, text).await {
+        (Recorded::Stored { user_id, .. }, message_id) => (user_id, message_id),
+        other => panic!("{carrier_id} is new: {other:?}"),
+    }
+}
+
+async fn inbound_round_trip(f: Fixture) {
+    let (user_id, _) = user_of(&f, "+15551230001", "m1", "hello, is anyone there?").await;
+    let user = f.store.user(user_id).await.unwrap().expect("the user");
+    assert_eq!(user.phone, "+15551230001");
+    assert_eq!(user.status, UserStatus::Active);
+    let by_phone = f.store.user_by_phone("+15551230001").await.unwrap();
+    assert_eq!(by_phone.map(|u| u.id), Some(user_id));
+    assert_eq!(f.store.user_by_phone("+15559999999").await.unwrap(), None);
+    let turns = f.store.recent_turns(user_id, 10).await.unwrap();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].text, "hello, is anyone there?");
+    assert!(turns[0].inbound);
+}
+
+async fn concurrent_deliveries_of_one_message_store_one_row(f: Fixture) {
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = f.store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_inbound("bandwidth", "bw-1", "+15551234567", "hello", 1, now())
+                    .await
+                    .unwrap()
+                    .0
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for t in tasks {
+        if let Recorded::Stored { .. } = t.await.unwrap() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1);
+    assert_eq!(f.count("messages").await, 1);
+    assert_eq!(f.count("users").await, 1);
+    // The same id from another carrier is another message.
+    let (other, _) = f
+        .store
+        .record_inbound("twilio", "bw-1", "+15551234567", "hello", 1, now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        other,
+        Recorded::Stored {
+            new_user: false,
+            ..
+        }
+    ));
+}
+
+async fn one_phone_is_one_user(f: Fixture) {
+    let (a, _) = user_of(&f, "+15550000001", "m1", "hi").await;
+    let (b, _) = user_of(&f, "+15550000001", "m2", "again").await;
+    assert_eq!(a, b);
+    assert_ne!(user_of(&f, "+15550000002", "m3", "someone else").await.0, a);
+    assert_eq!(f.count("users").await, 2);
+    assert_eq!(f.count("messages").await, 3);
+}
+
+async fn recent_turns_are_the_newest_oldest_first(f: Fixture) {
+    let (user, _) = user_of(&f, "+15550000003", "m0", "turn 0").await;
+    for i in 1..6 {
+        inbound(&f, "+15550000003", &format!("m{i}"), &format!("turn {i}")).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    f.store
+        .queue_reply(user, "bandwidth", "reply", 1)
+        .await
+        .unwrap();
+    let turns = f.store.recent_turns(user, 3).await.unwrap();
+    let texts: Vec<_> = turns.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(texts, ["turn 4", "turn 5", "reply"]);
+    assert_eq!(
+        turns.iter().map(|t| t.inbound).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+}
+
+async fn user_state_round_trip(f: Fixture) {
+    let (user, _) = user_of(&f, "+15550000004", "m1", "hi").await;
+    let t1 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let t2 = t1 + Duration::from_secs(60);
+    f.store
+        .db()
+        .set_status(user, UserStatus::OptedOut, t1)
+        .await
+        .unwrap();
+    let u = f.store.user(user).await.unwrap().unwrap();
+    assert_eq!(
+        (u.status, u.opted_out_at, u.opted_in_at),
+        (UserStatus::OptedOut, Some(t1), None)
+    );
+    f.store
+        .db()
+        .set_status(user, UserStatus::Active, t2)
+        .await
+        .unwrap();
+    let u = f.store.user(user).await.unwrap().unwrap();
+    assert_eq!(
+        (u.status, u.opted_out_at, u.opted_in_at),
+        (UserStatus::Active, Some(t1), Some(t2))
+    );
+    f.store.db().mark_disclosed(user, t2).await.unwrap();
+    f.store
+        .db()
+        .set_age_status(user, jules::store::AgeStatus::Adult)
+        .await
+        .unwrap();
+    let prefs = serde_json::json!({"name": "Sam", "quiet_hours": [22, 7]});
+    f.store.set_preferences(user, &prefs).await.unwrap();
+    let u = f.store.user(user).await.unwrap().unwrap();
+    assert_eq!(u.last_disclosure_at, Some(t2));
+    assert_eq!(u.age_status, jules::store::AgeStatus::Adult);
+    assert_eq!(u.preferences, Some(prefs));
+}
+
+async fn records_round_trip(f: Fixture) {
+    let (user, message) = user_of(&f, "+15550000005", "m1", "i want to die").await;
+    let categories = vec!["suicide".to_string(), "self-harm".to_string()];
+    let event = f
+        .store
+        .db()
+        .record_crisis_event(&NewCrisisEvent {
+            user_id: user,
+            message_id: Some(message),
+            severity: "high",
+            categories: &categories,
+            bundle_digest: "sha256:abc",
+            fallback: false,
+        })
+        .await
+        .unwrap();
+    let events = f.store.db().crisis_events(user).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id, event);
+    assert_eq!(events[0].categories, categories);
+    assert_eq!(events[0].review_state, ReviewState::Pending);
+    assert_eq!(events[0].severity, "high");
+
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+    f.store
+        .db()
+        .log_compliance(
+            user,
+            ComplianceEvent::DisclosureSent,
+            "first contact",
+            Some("sha256:c"),
+            at,
+        )
+        .await
+        .unwrap();
+    f.store
+        .db()
+        .log_compliance(user, ComplianceEvent::OptOut, "STOP", None, at)
+        .await
+        .unwrap();
+    let log = f.store.db().compliance_log(user).await.unwrap();
+    assert_eq!(
+        log.iter().map(|r| r.event).collect::<Vec<_>>(),
+        [ComplianceEvent::DisclosureSent, ComplianceEvent::OptOut]
+    );
+    assert_eq!(log[0].occurred_at, at);
+    assert_eq!(log[0].bundle_digest.as_deref(), Some("sha256:c"));
+
+    let summary = serde_json::json!({"severity": "high", "evidence": 2});
+    f.store
+        .db()
+        .record_policy_decision(&NewPolicyDecision {
+            message_id: message,
+            world: "crisis-detector",
+            bundle_digest: Some("sha256:abc"),
+            fallback: None,
+            summary: &summary,
+        })
+        .await
+        .unwrap();
+    let decisions = f.store.db().policy_decisions(message).await.unwrap();
+    assert_eq!(
+        decisions,
+        [(
+            "crisis-detector".to_string(),
+            Some("sha256:abc".to_string()),
+            summary
+        )]
+    );
+    // A world the schema does not know is refused, not stored.
+    let bad = f
+        .store
+        .db()
+        .record_policy_decision(&NewPolicyDecision {
+            message_id: message,
+            world: "mystery",
+            bundle_digest: None,
+            fallback: None,
+            summary: &serde_json::json!({}),
+        })
+        .await;
+    assert!(bad.is_err());
+}
+
+async fn webhook_deliveries_are_seen_once(f: Fixture) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = f.store.clone();
+            tokio::spawn(async move { store.db().first_delivery("twilio", "SM1").await.unwrap() })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += t.await.unwrap() as i32;
+    }
+    assert_eq!(firsts, 1);
+    assert!(
+        f.store
+            .db()
+            .first_delivery("bandwidth", "SM1")
+            .await
+            .unwrap()
+    );
+}
+
+async fn queue(f: &Fixture, n: usize) -> (Uuid, BTreeSet<Uuid>) {
+    let (user, _) = user_of(f, "+15550000009", "m1", "hi").await;
+    let mut queued = BTreeSet::new();
+    for i in 0..n {
+        let (_, outbox) = f
+            .store
+            .queue_reply(user, "bandwidth", &format!("reply {i}"), 1)
+            .await
+            .unwrap();
+        queued.insert(outbox);
+    }
+    (user, queued)
+}
+
+async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
+    let (_, queued) = queue(&f, 200).await;
+    let worker = |store: jules::store::Store| {
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            loop {
+                let batch = store.claim(7, Duration::from_secs(60)).await.unwrap();
+                if batch.is_empty() {
+                    return sent;
+                }
+                for row in batch {
+                    assert_eq!(row.to, "+15550000009");
+                    assert!(row.text.starts_with("reply "));
+                    store.db().mark_sent(row.outbox_id, None).await.unwrap();
+                    sent.push(row.outbox_id);
+                }
+            }
+        })
+    };
+    let (a, b) = (worker(f.store.clone()), worker(f.store.clone()));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let all: Vec<Uuid> = a.iter().chain(b.iter()).copied().collect();
+    assert_eq!(
+        all.len(),
+        200,
+        "every row sent once (a {}, b {})",
+        a.len(),
+        b.len()
+    );
+    assert_eq!(all.iter().copied().collect::<BTreeSet<_>>(), queued);
+    assert!(
+        f.store
+            .claim(10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_claimed_row_returns_when_its_lease_ends(f: Fixture) {
+    queue(&f, 1).await;
+    let first = f.store.claim(10, Duration::from_millis(200)).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let leased = f.store.claim(10, Duration::from_millis(200)).await.unwrap();
+    assert!(leased.is_empty(), "leased");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "the worker that claimed it never finished: retried"
+    );
+    assert_eq!(again[0].attempts, 2);
+}
+
+async fn retries_wait_and_dead_letters_stop(f: Fixture) {
+    let (user, _) = queue(&f, 2).await;
+    let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let (a, b) = (&rows[0], &rows[1]);
+    f.store
+        .db()
+        .retry_at(
+            a.outbox_id,
+            "429 from the carrier",
+            now() - Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    f.store
+        .db()
+        .dead_letter(b.outbox_id, "carrier down")
+        .await
+        .unwrap();
+    let again = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        again.iter().map(|r| r.outbox_id).collect::<Vec<_>>(),
+        [a.outbox_id]
+    );
+    assert_eq!(again[0].attempts, 2);
+    f.store
+        .db()
+        .retry_at(a.outbox_id, "503", now() + Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .claim(10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    assert_eq!(
+        f.store.db().dead_letters().await.unwrap(),
+        [(b.outbox_id, "carrier down".to_string())]
+    );
+    let turns = f.store.recent_turns(user, 10).await.unwrap();
+    let failed = turns.iter().find(|t| t.message_id == b.message_id).unwrap();
+    assert!(!failed.inbound);
+    // The opted-out status travels with a claimed row, so the sender can hold it back.
+    f.store
+        .db()
+        .set_status(user, UserStatus::OptedOut, now())
+        .await
+        .unwrap();
+    f.store
+        .db()
+        .retry_at(a.outbox_id, "503", now() - Duration::from_secs(1))
+        .await
+        .unwrap();
+    let held = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(held[0].user_status, UserStatus::OptedOut);
+}
+
+async fn delivery_reports_update_the_outbound_message(f: Fixture) {
+    queue(&f, 1).await;
+    let row = f
+        .store
+        .claim(1, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .remove(0);
+    f.store
+        .db()
+        .mark_sent(row.outbox_id, Some("bw-out-1"))
+        .await
+        .unwrap();
+    let status = |store: jules::store::Store, user| async move {
+        let rows = store.db().recent_messages(user, 10).await.unwrap();
+        rows.iter().find(|m| m.id == row.message_id).unwrap().status
+    };
+    assert_eq!(
+        status(f.store.clone(), row.user_id).await,
+        MessageStatus::Sent
+    );
+    assert!(
+        f.store
+            .db()
+            .delivery_update("bandwidth", "bw-out-1", MessageStatus::Delivered)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        status(f.store.clone(), row.user_id).await,
+        MessageStatus::Delivered
+    );
+    assert!(
+        !f.store
+            .db()
+            .delivery_update("bandwidth", "unknown", MessageStatus::Failed)
+            .await
+            .unwrap(),
+        "a report for an unknown message changes nothing"
+    );
+}
+
+async fn nothing_personal_is_stored_in_the_clear(f: Fixture) {
+    let (phone, text) = ("+15557654321", "i feel so alone tonight");
+    let (user, _) = user_of(&f, phone, "m1", text).await;
+    f.store
+        .set_preferences(user, &serde_json::json!({"nickname": "Marigold"}))
+        .await
+        .unwrap();
+    f.store
+        .queue_reply(user, "bandwidth", "I'm here with you, Marigold", 1)
+        .await
+        .unwrap();
+    let dump = f.dump().await;
+    assert!(dump.len() > 200, "the dump holds the rows");
+    let digits = phone.trim_start_matches('+');
+    for needle in [
+        digits,
+        "5557654321",
+        text,
+        "alone tonight",
+        "Marigold",
+        "here with you",
+    ] {
+        assert!(
+            !dump.contains(needle),
+            "the store holds {needle:?} in the clear"
+        );
+        let hex = hex::encode(needle);
+        assert!(!dump.contains(&hex), "the store holds {needle:?} in hex");
+    }
+}
+
+async fn a_tampered_ciphertext_is_rejected(f: Fixture) {
+    let (user, message) = user_of(&f, "+15550000011", "m1", "private words").await;
+    let mut body = f.raw_get("messages", "body", message).await;
+    let last = body.len() - 1;
+    body[last] ^= 1;
+    f.raw_set("messages", "body", message, &body).await;
+    let err = f.store.recent_turns(user, 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::Crypto(_)), "{err}");
+    let said = err.to_string();
+    assert!(
+        said.contains("messages.body") && said.contains(&message.to_string()),
+        "{said}"
+    );
+    assert!(!said.contains("private words"));
+}
+
+async fn ciphertexts_swapped_between_rows_are_rejected(f: Fixture) {
+    let (a, _) = user_of(&f, "+15550000012", "m1", "from a").await;
+    let (b, _) = user_of(&f, "+15550000013", "m2", "from b").await;
+    let (phone_a, phone_b) = (
+        f.raw_get("users", "phone", a).await,
+        f.raw_get("users", "phone", b).await,
+    );
+    f.raw_set("users", "phone", a, &phone_b).await;
+    f.raw_set("users", "phone", b, &phone_a).await;
+    for id in [a, b] {
+        let err = f.store.user(id).await.unwrap_err();
+        assert!(err.to_string().contains("users.phone"), "{err}");
+    }
+    // A value moved into another column of the same row fails too.
+    f.raw_set("users", "phone", a, &phone_a).await;
+    f.raw_set("users", "email", a, &phone_a).await;
+    let err = f.store.user(a).await.unwrap_err();
+    assert!(err.to_string().contains("users.email"), "{err}");
+}
+
+async fn rotation_reseals_everything_and_old_keys_retire(f: Fixture) {
+    let mut users = Vec::new();
+    for i in 0..7 {
+        let phone = format!("+1555000100{i}");
+        let (user, _) = user_of(&f, &phone, &format!("m{i}"), &format!("secret {i}")).await;
+        f.store
+            .set_preferences(user, &serde_json::json!({"i": i}))
+            .await
+            .unwrap();
+        users.push((user, phone));
+    }
+    let new_key = KeyRing::generate("k2").unwrap().to_spec();
+    let both = format!("{new_key},{}", f.keys);
+    let rotating = f.with_keys(&both);
+    // Written by a host that already has the new key, before rotation runs.
+    let (late, _) = rotating
+        .record_inbound("bandwidth", "late", "+15550009999", "late text", 1, now())
+        .await
+        .unwrap();
+    assert!(matches!(late, Recorded::Stored { .. }));
+    let before = census(&rotating, 3).await.unwrap();
+    assert_eq!(before.get("k1"), Some(&(7 * 3)), "{before:?}");
+    assert_eq!(before.get("k2"), Some(&2), "{before:?}");
+
+    let mut batches = 0;
+    let report = rotate(&rotating, 3, |_, _| batches += 1).await.unwrap();
+    assert_eq!(report.rotated(), 7 * 3);
+    assert!(
+        batches >= 7,
+        "values are rotated in batches of 3 ({batches})"
+    );
+    let after = census(&rotating, 3).await.unwrap();
+    assert_eq!(after.keys().collect::<Vec<_>>(), ["k2"], "{after:?}");
+
+    // Run again (an interrupted rotation is resumed this way): nothing left to do.
+    let again = rotate(&rotating, 3, |_, _| {}).await.unwrap();
+    assert_eq!(again.rotated(), 0);
+
+    // The old key retires: a host with only the new key reads everything.
+    let retired = f.with_keys(&new_key);
+    for (i, (user, phone)) in users.iter().enumerate() {
+        let u = retired.user(*user).await.unwrap().unwrap();
+        assert_eq!(&u.phone, phone);
+        assert_eq!(u.preferences, Some(serde_json::json!({"i": i})));
+        let turns = retired.recent_turns(*user, 5).await.unwrap();
+        assert_eq!(turns[0].text, format!("secret {i}"));
+    }
+    // And a host that only has the old key is told which key is missing.
+    let err = f.store.user(users[0].0).await.unwrap_err();
+    assert!(err.to_string().contains("\"k2\""), "{err}");
+}
