@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod harness;
 pub mod http;
+pub mod memory;
 pub mod policy;
 pub mod startup;
 pub mod store;

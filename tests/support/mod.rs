@@ -116,4 +116,5 @@ impl Drop for TestDatabase {
     }
 }
 
+pub mod redis;
 pub mod store;
