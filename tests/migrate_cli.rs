@@ -35,8 +35,41 @@ async fn migrate_applies_once_and_reports_status() {
 }
 
 #[test]
-fn migrate_without_a_database_says_so() {
-    let (code, _, err) = jules(&["migrate"], None);
-    assert_eq!(code, 2);
-    assert!(err.contains("DATABASE_URL is not set"), "{err}");
+fn migrate_without_a_database_url_migrates_the_embedded_store() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("DATA_DIR", data.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["migrate"]);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "applied  0001_initial"),
+        "{err}"
+    );
+    assert!(
+        err.contains("embedded store") && err.contains("jules.sqlite3"),
+        "{err}"
+    );
+    let (_, out, _) = run(&["migrate", "status"]);
+    assert_eq!(out.trim(), "applied  0001_initial");
+}
+
+#[test]
+fn a_bad_database_url_is_named() {
+    let (code, _, err) = jules(
+        &["migrate"],
+        Some("postgres://nobody@127.0.0.1:1/none?sslmode=bogus"),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("DATABASE_URL"), "{err}");
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use support::{shipped_bundle, workspace};
+use support::{TestDatabase, shipped_bundle, workspace};
 
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -31,36 +31,61 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn serve_reports_its_policies_on_health() {
-    shipped_bundle("crisis");
-    let data = tempfile::tempdir().unwrap();
+/// Start `jules serve` from the workspace with `env` on top of a clean environment;
+/// returns the server, its address and what it printed before listening.
+fn start(data: &std::path::Path, env: &[(&str, &str)]) -> (Server, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jules"));
+    cmd.arg("serve")
+        .current_dir(workspace())
+        .env("PORT", "0")
+        .env("DATA_DIR", data);
+    for var in [
+        "POLICY_DIR",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "ENCRYPTION_KEYS",
+        "BLIND_INDEX_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
     let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_jules"))
-            .arg("serve")
-            .current_dir(workspace())
-            .env("PORT", "0")
-            .env("DATA_DIR", data.path())
-            .env_remove("POLICY_DIR")
-            .stdout(Stdio::null())
+        cmd.stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn jules serve"),
     );
-    let stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap()).lines();
     let mut banner = String::new();
-    let mut addr = None;
-    for line in stderr.lines() {
+    for line in stderr.by_ref() {
         let line = line.unwrap();
         banner.push_str(&line);
         banner.push('\n');
         if let Some(a) = line.strip_prefix("jules: listening on http://") {
-            addr = Some(a.to_string());
-            break;
+            // Keep reading: a closed pipe would fail the server's next log line.
+            std::thread::spawn(move || stderr.for_each(drop));
+            return (server, a.to_string(), banner);
         }
     }
-    let addr = addr.unwrap_or_else(|| panic!("no listening line:\n{banner}"));
+    panic!("no listening line:\n{banner}");
+}
+
+fn json_body(response: &str) -> serde_json::Value {
+    let body = &response[response.find("\r\n\r\n").expect("a body") + 4..];
+    serde_json::from_str(body).expect("json")
+}
+
+#[test]
+fn serve_reports_its_policies_on_health() {
+    shipped_bundle("crisis");
+    let data = tempfile::tempdir().unwrap();
+    let (server, addr, banner) = start(data.path(), &[]);
     assert!(banner.contains("DEVELOPMENT keys GENERATED in"), "{banner}");
+    assert!(
+        banner.contains("store  EMBEDDED embedded store"),
+        "{banner}"
+    );
+    assert!(banner.contains("memory IN-PROCESS"), "{banner}");
     for (world, bundle) in [
         ("crisis-detector", "jules-crisis"),
         ("compliance-policy", "jules-compliance"),
@@ -79,9 +104,15 @@ fn serve_reports_its_policies_on_health() {
     drop(server);
 
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let body = &health[health.find("\r\n\r\n").unwrap() + 4..];
-    let json: serde_json::Value = serde_json::from_str(body).expect("json");
+    let json = json_body(&health);
     assert_eq!(json["status"], "healthy", "{json}");
+    assert_eq!(json["checks"]["database"]["backend"], "embedded", "{json}");
+    assert_eq!(json["checks"]["database"]["status"], "up", "{json}");
+    assert_eq!(json["checks"]["redis"]["mode"], "in-process", "{json}");
+    assert!(
+        data.path().join("jules.sqlite3").exists(),
+        "the embedded store is in DATA_DIR"
+    );
     for world in ["crisis-detector", "compliance-policy", "prompt-builder"] {
         let p = &json["checks"]["policies"][world];
         assert_eq!(p["mode"], "component", "{world}: {json}");
@@ -118,4 +149,77 @@ fn production_without_keys_does_not_start() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ENCRYPTION_KEYS is not set"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_on_postgres_and_redis_migrates_and_reports_a_lost_database() {
+    shipped_bundle("crisis");
+    let db = TestDatabase::create().await;
+    let redis = support::redis::shared().await;
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis.as_str()),
+    ];
+    let (server, addr, banner) = start(data.path(), &env);
+    assert!(banner.contains("migrated 0001_initial"), "{banner}");
+    assert!(
+        banner.contains("store  postgres 127.0.0.1:5432/jules_test_"),
+        "{banner}"
+    );
+    assert!(banner.contains("memory redis"), "{banner}");
+    let json = json_body(&get(&addr, "/health"));
+    assert_eq!(json["status"], "healthy", "{json}");
+    assert_eq!(json["checks"]["database"]["backend"], "postgres");
+    assert_eq!(json["checks"]["redis"]["mode"], "redis");
+    assert_eq!(json["checks"]["redis"]["status"], "up");
+
+    drop(db); // drops the database under the running server
+    let health = get(&addr, "/health");
+    drop(server);
+    assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+    let json = json_body(&health);
+    assert_eq!(json["status"], "unhealthy", "{json}");
+    assert_eq!(json["checks"]["database"]["status"], "down", "{json}");
+}
+
+#[tokio::test]
+async fn serve_refuses_an_old_schema_when_told_not_to_migrate() {
+    let db = TestDatabase::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .arg("serve")
+        .current_dir(workspace())
+        .env("PORT", "0")
+        .env("DATA_DIR", data.path())
+        .env("DATABASE_URL", &db.url)
+        .env("MIGRATE_ON_START", "false")
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("0001_initial pending") && err.contains("jules migrate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn store_and_memory_settings_are_checked() {
+    for (name, value) in [
+        ("DATABASE_POOL_SIZE", "0"),
+        ("REDIS_SESSION_TTL", "forever"),
+        ("MIGRATE_ON_START", "maybe"),
+        ("MEMORY_TURNS", "-3"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+            .arg("serve")
+            .env(name, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(name), "{err}");
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::memory::MemorySettings;
 use crate::policy::RuntimeSettings;
 
 #[derive(Debug, Clone)]
@@ -17,6 +18,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub policy: RuntimeSettings,
     pub environment: String,
+    /// Postgres; None runs on the embedded store in `data_dir`.
+    pub database_url: Option<String>,
+    pub database_pool_size: usize,
+    /// Apply pending migrations when `serve` starts (else refuse to start with them).
+    pub migrate_on_start: bool,
+    /// Redis for conversation memory; None keeps it in process.
+    pub redis_url: Option<String>,
+    pub memory: MemorySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,22 +52,45 @@ where
     }
 }
 
+fn positive<T: FromStr + PartialOrd + Default>(
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let v = parsed(name, default)?;
+    if v <= T::default() {
+        return Err(ConfigError {
+            name,
+            reason: "must be greater than 0".into(),
+        });
+    }
+    Ok(v)
+}
+
+fn flag(name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) => match v.as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError {
+                name,
+                reason: format!("{v:?} is not true or false"),
+            }),
+        },
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
         let defaults = RuntimeSettings::default();
-        let memory_mb: usize = parsed("POLICY_MEMORY_LIMIT_MB", defaults.memory_limit_bytes >> 20)?;
-        let deadline_ms: u64 = parsed("POLICY_DEADLINE_MS", defaults.deadline.as_millis() as u64)?;
-        if memory_mb == 0 || deadline_ms == 0 {
-            return Err(ConfigError {
-                name: if memory_mb == 0 {
-                    "POLICY_MEMORY_LIMIT_MB"
-                } else {
-                    "POLICY_DEADLINE_MS"
-                },
-                reason: "must be greater than 0".into(),
-            });
-        }
+        let memory_mb: usize =
+            positive("POLICY_MEMORY_LIMIT_MB", defaults.memory_limit_bytes >> 20)?;
+        let deadline_ms: u64 =
+            positive("POLICY_DEADLINE_MS", defaults.deadline.as_millis() as u64)?;
         let environment = var("ENVIRONMENT").unwrap_or_else(|| "development".into());
         if !["development", "staging", "production"].contains(&environment.as_str()) {
             return Err(ConfigError {
@@ -66,7 +98,22 @@ impl Config {
                 reason: format!("{environment:?} is not development, staging or production"),
             });
         }
+        let memory_defaults = MemorySettings::default();
+        let memory = MemorySettings {
+            turns: positive("MEMORY_TURNS", memory_defaults.turns)?,
+            ttl: Duration::from_secs(positive(
+                "REDIS_SESSION_TTL",
+                memory_defaults.ttl.as_secs(),
+            )?),
+            local_users: positive("MEMORY_LOCAL_USERS", memory_defaults.local_users)?,
+            key_prefix: var("REDIS_KEY_PREFIX").unwrap_or(memory_defaults.key_prefix),
+        };
         Ok(Config {
+            database_url: var("DATABASE_URL"),
+            database_pool_size: positive("DATABASE_POOL_SIZE", 16)?,
+            migrate_on_start: flag("MIGRATE_ON_START", true)?,
+            redis_url: var("REDIS_URL"),
+            memory,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parsed("PORT", 8000)?,
             policy_dir: PathBuf::from(var("POLICY_DIR").unwrap_or_else(|| "policies".into())),

@@ -8,7 +8,9 @@ use jules_policy_model::World;
 use crate::config::Config;
 use crate::crypto::{KeyOrigin, Secrets};
 use crate::http::{AppState, router};
+use crate::memory::Memory;
 use crate::policy::PolicyRuntime;
+use crate::store::Store;
 
 /// Load and activate every bundle in the policy folder. A bundle that cannot load is
 /// reported and skipped: its world is served by the native baseline.
@@ -43,9 +45,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         production,
         &config.data_dir,
     )?;
+    let store = Store::open(
+        config.database_url.as_deref(),
+        config.database_pool_size,
+        &config.data_dir,
+        Arc::new(secrets.clone()),
+    )?;
+    prepare_schema(&config, &store).await?;
+    let memory = Memory::new(
+        config.redis_url.as_deref(),
+        store.clone(),
+        config.memory.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
     let policies = policies(&config)?;
-    announce(&config, &policies, &secrets);
-    let app = router(AppState { policies });
+    announce(&config, &policies, &secrets, &store, &memory);
+    let app = router(AppState {
+        policies,
+        store,
+        memory,
+    });
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| {
@@ -65,8 +84,39 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Apply pending migrations (MIGRATE_ON_START), or refuse to run on an old schema.
+async fn prepare_schema(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let db = store.db();
+    if config.migrate_on_start {
+        for label in db.migrate().await? {
+            tracing::info!(migration = %label, "applied");
+            eprintln!("  migrated {label}");
+        }
+        return Ok(());
+    }
+    let pending: Vec<String> = db
+        .migration_status()
+        .await?
+        .into_iter()
+        .filter(|m| !m.applied)
+        .map(|m| m.label)
+        .collect();
+    anyhow::ensure!(
+        pending.is_empty(),
+        "the schema is behind ({} pending); run `jules migrate` or set MIGRATE_ON_START=true",
+        pending.join(", ")
+    );
+    Ok(())
+}
+
 /// Say plainly what runs and what runs locally.
-fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets) {
+fn announce(
+    config: &Config,
+    policies: &PolicyRuntime,
+    secrets: &Secrets,
+    store: &Store,
+    memory: &Memory,
+) {
     eprintln!(
         "jules {} ({})",
         env!("CARGO_PKG_VERSION"),
@@ -87,6 +137,27 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets) {
             path.display()
         ),
     }
+    match store.db().kind() {
+        "embedded" => eprintln!(
+            "  store  EMBEDDED {} (set DATABASE_URL for Postgres)",
+            store.db().describe()
+        ),
+        _ => eprintln!(
+            "  store  {} (pool {})",
+            store.db().describe(),
+            config.database_pool_size
+        ),
+    }
+    match memory.mode() {
+        "redis" => eprintln!(
+            "  memory redis (sealed values, {} turns, ttl {} s; the store answers if it fails)",
+            config.memory.turns,
+            config.memory.ttl.as_secs()
+        ),
+        _ => eprintln!(
+            "  memory IN-PROCESS (this host only; set REDIS_URL to share it between hosts)"
+        ),
+    }
     for world in World::ALL {
         match policies.active(world) {
             Some(b) => eprintln!(
@@ -104,6 +175,6 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets) {
         }
     }
     eprintln!(
-        "  this build serves /health and /ready; the SMS pipeline (webhooks, store, LLM, carriers) is not in it yet"
+        "  this build serves /health and /ready; the SMS pipeline (webhooks, LLM, carriers) is not in it yet"
     );
 }

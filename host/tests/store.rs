@@ -580,3 +580,44 @@ async fn rotation_reseals_everything_and_old_keys_retire(f: Fixture) {
     let err = f.store.user(users[0].0).await.unwrap_err();
     assert!(err.to_string().contains("\"k2\""), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_runs_while_a_host_writes() {
+    for f in [Fixture::postgres().await, Fixture::embedded().await] {
+        let mut users = Vec::new();
+        for i in 0..40 {
+            let (user, _) = user_of(&f, &format!("+155540000{i:02}"), &format!("m{i}"), "x").await;
+            users.push(user);
+        }
+        let both = format!("{},{}", KeyRing::generate("k2").unwrap().to_spec(), f.keys);
+        let host = f.with_keys(&both);
+        let writer = {
+            let (host, users) = (host.clone(), users.clone());
+            tokio::spawn(async move {
+                for round in 0..5 {
+                    for u in &users {
+                        let v = serde_json::json!({"round": round});
+                        host.set_preferences(*u, &v).await.unwrap();
+                    }
+                }
+            })
+        };
+        let report = rotate(&host, 7, |_, _| {}).await.unwrap();
+        writer.await.unwrap();
+        rotate(&host, 7, |_, _| {}).await.unwrap();
+        let counts = census(&host, 50).await.unwrap();
+        assert_eq!(
+            counts.keys().collect::<Vec<_>>(),
+            ["k2"],
+            "{counts:?} after {report:?}"
+        );
+        for u in &users {
+            let user = host.user(*u).await.unwrap().unwrap();
+            assert_eq!(
+                user.preferences,
+                Some(serde_json::json!({"round": 4})),
+                "the host's last write stands"
+            );
+        }
+    }
+}

@@ -1,34 +1,32 @@
-//! `jules migrate [apply|status]`.
+//! `jules migrate [apply|status]`: Postgres at DATABASE_URL, else the embedded store
+//! in DATA_DIR.
 
 use std::process::ExitCode;
 
-use crate::store::{POSTGRES, migrate};
+use crate::store::Backend;
 
 pub fn run(action: &str) -> ExitCode {
-    let Some(url) = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    else {
-        eprintln!("error: DATABASE_URL is not set: there is no database to migrate");
+    let Some(config) = super::config() else {
         return ExitCode::from(2);
     };
     super::run_async(async {
-        let mut client = match migrate::connect(&url).await {
-            Ok(c) => c,
+        let backend = match Backend::open(config.database_url.as_deref(), 1, &config.data_dir) {
+            Ok(b) => b,
             Err(e) => {
-                eprintln!("error: cannot connect to DATABASE_URL: {e}");
+                eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
         };
+        eprintln!("{}", backend.describe());
         let result = if action == "status" {
-            migrate::status(&client, POSTGRES).await.map(|rows| {
+            backend.migration_status().await.map(|rows| {
                 for row in rows {
                     let state = if row.applied { "applied" } else { "pending" };
                     println!("{state:<8} {}", row.label);
                 }
             })
         } else {
-            migrate::apply(&mut client, POSTGRES).await.map(|done| {
+            backend.migrate().await.map(|done| {
                 if done.is_empty() {
                     println!("the schema is up to date");
                 }

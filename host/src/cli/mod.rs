@@ -1,6 +1,7 @@
 //! The `jules` command line. Parses arguments, runs a command, maps its result to an
 //! exit code. Commands print to stdout/stderr only; they never panic on bad input.
 
+mod keys;
 mod migrate;
 mod policy;
 
@@ -20,15 +21,36 @@ struct Cli {
 enum Command {
     /// Serve HTTP (config from the environment and an optional .env).
     Serve,
-    /// Apply the database migrations to DATABASE_URL (`apply`, the default), or list
-    /// which are applied (`status`).
+    /// Apply the database migrations (`apply`, the default) or list which are applied
+    /// (`status`): Postgres at DATABASE_URL, else the embedded store in DATA_DIR.
     Migrate {
         #[arg(default_value = "apply", value_parser = ["apply", "status"])]
         action: String,
     },
+    /// Encryption keys for stored personal data.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Work with policy bundles (crisis detection, compliance, prompt building).
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal every stored value under the active key (the first of ENCRYPTION_KEYS),
+    /// in batches, while hosts keep serving. Safe to interrupt and run again.
+    Rotate {
+        /// Values read per batch.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..))]
+        batch: i64,
+    },
+    /// Count stored values per key id (an older key can go once it seals nothing).
+    Status,
+    /// Print a new random key as `ID:BASE64` for ENCRYPTION_KEYS.
+    Generate {
+        /// The new key's id (letters, digits, `-`, `_`).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +96,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve => serve(),
         Command::Migrate { action } => migrate::run(&action),
+        Command::Keys(cmd) => keys::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
     }
 }
@@ -87,13 +110,16 @@ fn init_logging() {
         .try_init();
 }
 
+/// The configuration, or None after saying which variable is wrong.
+fn config() -> Option<crate::config::Config> {
+    crate::config::Config::from_env()
+        .map_err(|e| eprintln!("error: invalid configuration: {e}"))
+        .ok()
+}
+
 fn serve() -> ExitCode {
-    let config = match crate::config::Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: invalid configuration: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(config) = config() else {
+        return ExitCode::from(2);
     };
     run_async(async {
         match crate::startup::serve(config).await {

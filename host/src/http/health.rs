@@ -34,22 +34,59 @@ fn policy_checks(state: &AppState) -> (Value, bool) {
     (Value::Object(checks), all_components)
 }
 
+/// Bound a check: a hung dependency makes /health answer "down", not hang.
+async fn checked<E: std::fmt::Display>(
+    f: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, f).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (policies, all_components) = policy_checks(&state);
-    // The baseline keeps every decision safe, so a missing component degrades the
-    // service rather than failing it.
-    let status = if all_components {
-        "healthy"
+    let db = state.store.db();
+    let (database, memory) = tokio::join!(checked(db.ping()), checked(state.memory.ping()));
+    let stats = state.memory.stats();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let database_check = json!({
+        "status": if database.is_ok() { "up" } else { "down" },
+        "backend": db.kind(),
+        "error": database.as_ref().err(),
+    });
+    let memory_check = json!({
+        "status": if memory.is_ok() { "up" } else { "down" },
+        "mode": state.memory.mode(),
+        "hits": load(&stats.hits),
+        "misses": load(&stats.misses),
+        "failures": load(&stats.failures),
+        "error": memory.as_ref().err(),
+    });
+    // The database is required: without it nothing can be stored before the 2xx.
+    // Memory and components are not: the store answers for Redis, and the native
+    // baseline keeps every decision safe, so their loss degrades the service.
+    let (code, status) = if database.is_err() {
+        (StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
+    } else if all_components && memory.is_ok() {
+        (StatusCode::OK, "healthy")
     } else {
-        "degraded"
+        (StatusCode::OK, "degraded")
     };
     (
-        StatusCode::OK,
+        code,
         Json(json!({
             "status": status,
             "service": "jules",
             "version": env!("CARGO_PKG_VERSION"),
-            "checks": { "policies": policies },
+            "checks": {
+                "database": database_check,
+                "redis": memory_check,
+                "policies": policies,
+            },
         })),
     )
 }

@@ -8,11 +8,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
+use crate::memory::Memory;
 use crate::policy::PolicyRuntime;
+use crate::store::Store;
 
 #[derive(Clone)]
 pub struct AppState {
     pub policies: Arc<PolicyRuntime>,
+    pub store: Store,
+    pub memory: Memory,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,6 +3,7 @@
 //! the same test suite runs against both. Sealed bytes only: see `Store` for the layer
 //! that seals and opens personal data.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
@@ -27,7 +28,30 @@ macro_rules! dispatch {
     };
 }
 
+/// The embedded store's file, under the data directory.
+pub const EMBEDDED_FILE: &str = "jules.sqlite3";
+
 impl Backend {
+    /// Postgres when `database_url` is given, else the embedded file in `data_dir`.
+    pub fn open(
+        database_url: Option<&str>,
+        pool_size: usize,
+        data_dir: &Path,
+    ) -> Result<Backend, StoreError> {
+        Ok(match database_url {
+            Some(url) => Backend::Postgres(PgStore::connect(url, pool_size)?),
+            None => Backend::Embedded(SqliteStore::open(&data_dir.join(EMBEDDED_FILE))?),
+        })
+    }
+
+    /// Where the data is, for operators: the Postgres host and database, or the file.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Postgres(p) => format!("postgres {}", p.describe()),
+            Backend::Embedded(s) => format!("embedded store {}", s.path().display()),
+        }
+    }
+
     /// `postgres` or `embedded`, for logs and /health.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -14,6 +14,8 @@ use super::types::*;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// host:port/database, never the password.
+    target: String,
 }
 
 fn user_row(r: &Row) -> Result<UserRow, StoreError> {
@@ -41,6 +43,19 @@ impl PgStore {
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
+        let target = format!(
+            "{}:{}/{}",
+            config
+                .get_hosts()
+                .first()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .unwrap_or_default(),
+            config.get_ports().first().copied().unwrap_or(5432),
+            config.get_dbname().unwrap_or("")
+        );
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -52,7 +67,11 @@ impl PgStore {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StoreError::Url(e.to_string()))?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, target })
+    }
+
+    pub fn describe(&self) -> &str {
+        &self.target
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

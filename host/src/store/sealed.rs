@@ -11,13 +11,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::backend::Backend;
-use super::postgres::PgStore;
-use super::sqlite::SqliteStore;
 use super::types::*;
 use crate::crypto::{Binding, Secrets, open, seal};
-
-/// The embedded store's file, under the data directory.
-pub const EMBEDDED_FILE: &str = "jules.sqlite3";
 
 #[derive(Clone)]
 pub struct Store {
@@ -90,10 +85,7 @@ impl Store {
         data_dir: &Path,
         secrets: Arc<Secrets>,
     ) -> Result<Store, StoreError> {
-        let backend = match database_url {
-            Some(url) => Backend::Postgres(PgStore::connect(url, pool_size)?),
-            None => Backend::Embedded(SqliteStore::open(&data_dir.join(EMBEDDED_FILE))?),
-        };
+        let backend = Backend::open(database_url, pool_size, data_dir)?;
         Ok(Store::new(backend, secrets))
     }
 

@@ -10,9 +10,9 @@ use uuid::Uuid;
 pub enum StoreError {
     #[error("DATABASE_URL: {0}")]
     Url(String),
-    #[error("the database pool: {0}")]
+    #[error("the database: {}", pool_reason(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("the database: {0}")]
+    #[error("the database: {}", pg_reason(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("the embedded store: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -24,6 +24,24 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Migration(#[from] super::MigrationError),
+}
+
+/// tokio-postgres says only "db error"; the server's message is the useful part.
+fn pg_reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+fn pool_reason(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(pg) => pg_reason(pg),
+        other => other.to_string(),
+    }
 }
 
 /// Text-valued columns, one enum each, spelled as in the schema's CHECK constraints.
