@@ -90,43 +90,53 @@ impl PgStore {
     }
 
     /// Store an inbound message durably, once: the user is found by blind index or
-    /// created, and a repeated (carrier, carrier message id) writes nothing.
+    /// created, and a repeated (carrier, carrier message id) writes nothing. One
+    /// statement, so one round trip and one (implicit) transaction: a delivery already
+    /// stored skips the user upsert, and of concurrent deliveries of one message the
+    /// unique key lets one insert and the others wait for it, then do nothing.
     pub async fn record_inbound(&self, m: &NewInbound<'_>) -> Result<Recorded, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let user = tx
-            .query_one(
-                "INSERT INTO users (id, phone_index, phone, first_contact_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (phone_index) DO UPDATE SET updated_at = now()
-                 RETURNING id, (xmax = 0) AS created",
-                &[&m.new_user_id, &m.phone_index, &m.phone, &m.at],
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "WITH seen AS (
+                     SELECT 1 FROM messages WHERE carrier = $4 AND carrier_message_id = $5),
+                 u AS (
+                     INSERT INTO users (id, phone_index, phone, first_contact_at)
+                     SELECT $1, $2, $3, $8 WHERE NOT EXISTS (SELECT 1 FROM seen)
+                     ON CONFLICT (phone_index) DO UPDATE SET updated_at = now()
+                     RETURNING id, (xmax = 0) AS created),
+                 m AS (
+                     INSERT INTO messages (id, user_id, direction, carrier, carrier_message_id,
+                                           body, status, segments, received_at)
+                     SELECT $6, u.id, 'in', $4, $5, $7, 'received', $9, $8 FROM u
+                     ON CONFLICT (carrier, carrier_message_id) DO NOTHING
+                     RETURNING user_id)
+                 SELECT u.id, u.created FROM u JOIN m ON m.user_id = u.id",
             )
             .await?;
-        let (user_id, new_user): (Uuid, bool) = (user.get(0), user.get(1));
-        let inserted = tx
-            .execute(
-                "INSERT INTO messages (id, user_id, direction, carrier, carrier_message_id, body,
-                                       status, segments, received_at)
-                 VALUES ($1, $2, 'in', $3, $4, $5, 'received', $6, $7)
-                 ON CONFLICT (carrier, carrier_message_id) DO NOTHING",
+        let row = client
+            .query_opt(
+                &statement,
                 &[
-                    &m.message_id,
-                    &user_id,
+                    &m.new_user_id,
+                    &m.phone_index,
+                    &m.phone,
                     &m.carrier,
                     &m.carrier_message_id,
+                    &m.message_id,
                     &m.body,
-                    &m.segments,
                     &m.at,
+                    &m.segments,
                 ],
             )
             .await?;
-        if inserted == 0 {
-            // Roll back: a user created by a duplicate would be a second identity.
-            tx.rollback().await?;
-            return Ok(Recorded::Duplicate);
-        }
-        tx.commit().await?;
-        Ok(Recorded::Stored { user_id, new_user })
+        Ok(match row {
+            Some(r) => Recorded::Stored {
+                user_id: r.get(0),
+                new_user: r.get(1),
+            },
+            None => Recorded::Duplicate,
+        })
     }
 
     pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
