@@ -147,7 +147,10 @@ impl Memory {
         }
         let turns = self.store.recent_turns(user, self.settings.turns).await?;
         let filled = match &*self.cache {
-            Cache::Local(l) => Ok(l.fill(user, &turns)),
+            Cache::Local(l) => {
+                l.fill(user, &turns);
+                Ok(())
+            }
             Cache::Redis(r) => r.fill(ring, user, &turns).await,
         };
         if let Err(e) = filled {
@@ -159,7 +162,10 @@ impl Memory {
     /// Remember a turn the store already holds. Never fails: memory is a cache.
     pub async fn remember(&self, user: Uuid, turn: &Turn) {
         let done = match &*self.cache {
-            Cache::Local(l) => Ok(l.append(user, turn)),
+            Cache::Local(l) => {
+                l.append(user, turn);
+                Ok(())
+            }
             Cache::Redis(r) => r.append(&self.store.secrets().ring, user, turn).await,
         };
         if let Err(e) = done {
@@ -207,7 +213,10 @@ impl Memory {
 
     async fn cache_preferences(&self, user: Uuid, value: &serde_json::Value) {
         let done = match &*self.cache {
-            Cache::Local(l) => Ok(l.set_preferences(user, value)),
+            Cache::Local(l) => {
+                l.set_preferences(user, value);
+                Ok(())
+            }
             Cache::Redis(r) => {
                 r.set_preferences(&self.store.secrets().ring, user, value)
                     .await
