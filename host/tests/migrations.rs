@@ -131,3 +131,55 @@ async fn replicas_migrating_at_once_apply_each_migration_once() {
     }
     assert_eq!(applied, vec!["0001_initial".to_string()]);
 }
+
+/// The embedded store's migrations obey the same rules.
+mod embedded {
+    use jules::store::sqlite::apply;
+    use jules::store::{Migration, MigrationError, SQLITE};
+
+    fn tables(c: &rusqlite::Connection) -> Vec<String> {
+        c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_schema_as_it_was_and_is_named() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        assert_eq!(apply(&mut c, SQLITE).unwrap(), ["0001_initial"]);
+        let before = tables(&c);
+        assert!(before.contains(&"messages".to_string()));
+        let broken = [
+            SQLITE[0],
+            Migration {
+                version: 2,
+                name: "broken",
+                sql: "CREATE TABLE half_done (id INTEGER); ALTER TABLE nowhere ADD COLUMN x INTEGER;",
+            },
+        ];
+        let err = apply(&mut c, &broken).unwrap_err();
+        assert!(matches!(err, MigrationError::Failed { .. }), "{err}");
+        assert!(err.to_string().contains("0002_broken"), "{err}");
+        assert_eq!(tables(&c), before, "half_done was rolled back");
+        assert_eq!(
+            apply(&mut c, SQLITE).unwrap(),
+            Vec::<String>::new(),
+            "idempotent"
+        );
+    }
+
+    #[test]
+    fn an_edited_migration_is_refused() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        apply(&mut c, SQLITE).unwrap();
+        let edited = [Migration {
+            sql: "CREATE TABLE users (id INTEGER);",
+            ..SQLITE[0]
+        }];
+        let err = apply(&mut c, &edited).unwrap_err();
+        assert!(matches!(err, MigrationError::Edited { .. }), "{err}");
+    }
+}

@@ -707,10 +707,7 @@ fn ensure_table(c: &Connection) -> rusqlite::Result<()> {
 
 /// Apply pending migrations, each in its own transaction (SQLite's DDL is
 /// transactional, so a failing one leaves the schema as it was).
-pub(crate) fn apply(
-    c: &mut Connection,
-    migrations: &[Migration],
-) -> Result<Vec<String>, MigrationError> {
+pub fn apply(c: &mut Connection, migrations: &[Migration]) -> Result<Vec<String>, MigrationError> {
     ensure_table(c)?;
     let mut applied = Vec::new();
     for m in migrations {
