@@ -25,13 +25,21 @@ async fn migrate_applies_once_and_reports_status() {
     let db = TestDatabase::create().await;
     let url = Some(db.url.as_str());
     let (code, out, err) = jules(&["migrate", "status"], url);
-    assert_eq!((code, out.trim()), (0, "pending  0001_initial"), "{err}");
+    assert_eq!(
+        (code, out.trim()),
+        (0, "pending  0001_initial\npending  0002_pipeline"),
+        "{err}"
+    );
     let (code, out, err) = jules(&["migrate"], url);
-    assert_eq!((code, out.trim()), (0, "applied  0001_initial"), "{err}");
+    assert_eq!(
+        (code, out.trim()),
+        (0, "applied  0001_initial\napplied  0002_pipeline"),
+        "{err}"
+    );
     let (code, out, _) = jules(&["migrate"], url);
     assert_eq!((code, out.trim()), (0, "the schema is up to date"));
     let (_, out, _) = jules(&["migrate", "status"], url);
-    assert_eq!(out.trim(), "applied  0001_initial");
+    assert_eq!(out.trim(), "applied  0001_initial\napplied  0002_pipeline");
 }
 
 #[test]
@@ -53,7 +61,7 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
     let (code, out, err) = run(&["migrate"]);
     assert_eq!(
         (code, out.trim()),
-        (Some(0), "applied  0001_initial"),
+        (Some(0), "applied  0001_initial\napplied  0002_pipeline"),
         "{err}"
     );
     assert!(
@@ -61,7 +69,7 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
         "{err}"
     );
     let (_, out, _) = run(&["migrate", "status"]);
-    assert_eq!(out.trim(), "applied  0001_initial");
+    assert_eq!(out.trim(), "applied  0001_initial\napplied  0002_pipeline");
 }
 
 #[test]

@@ -162,7 +162,10 @@ async fn serve_on_postgres_and_redis_migrates_and_reports_a_lost_database() {
         ("REDIS_URL", redis.as_str()),
     ];
     let (server, addr, banner) = start(data.path(), &env);
-    assert!(banner.contains("migrated 0001_initial"), "{banner}");
+    assert!(
+        banner.contains("migrated 0001_initial") && banner.contains("migrated 0002_pipeline"),
+        "{banner}"
+    );
     assert!(
         banner.contains("store  postgres 127.0.0.1:5432/jules_test_"),
         "{banner}"
@@ -200,7 +203,7 @@ async fn serve_refuses_an_old_schema_when_told_not_to_migrate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("0001_initial pending") && err.contains("jules migrate"),
+        err.contains("0001_initial, 0002_pipeline pending") && err.contains("jules migrate"),
         "{err}"
     );
 }

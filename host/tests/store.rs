@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use jules::crypto::KeyRing;
 use jules::store::rotate::{census, rotate};
 use jules::store::{
-    ComplianceEvent, MessageStatus, NewCrisisEvent, NewPolicyDecision, Recorded, ReviewState,
-    StoreError, UserStatus,
+    ComplianceEvent, MessageStatus, NewCrisisEvent, NewPolicyDecision, Purpose, Recorded,
+    ReviewState, StoreError, UserStatus,
 };
 use support::store::Fixture;
 use uuid::Uuid;
@@ -49,6 +49,9 @@ suite!(
     a_tampered_ciphertext_is_rejected,
     ciphertexts_swapped_between_rows_are_rejected,
     rotation_reseals_everything_and_old_keys_retire,
+    a_conversation_is_claimed_by_one_worker_at_a_time,
+    a_burst_of_texts_waits_for_quiet,
+    an_answer_is_queued_once_per_purpose,
 );
 
 fn now() -> SystemTime {
@@ -620,4 +623,148 @@ async fn rotation_runs_while_a_host_writes() {
             );
         }
     }
+}
+
+async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
+    let (a, _) = user_of(&f, "+15550000021", "a1", "first").await;
+    inbound(&f, "+15550000021", "a2", "second").await;
+    let (b, _) = user_of(&f, "+15550000022", "b1", "other").await;
+    let lease = Duration::from_millis(300);
+    let db = f.store.db();
+    let claims: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.claim_conversations(10, lease, Duration::ZERO)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for c in claims {
+        claimed.extend(c.await.unwrap());
+    }
+    claimed.sort();
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(
+        claimed, both,
+        "each user claimed by exactly one of four workers"
+    );
+    let texts: Vec<_> = f
+        .store
+        .pending_inbound(a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+
+    // b is answered and released; a's worker dies (its lease runs out).
+    let b_pending: Vec<Uuid> = f
+        .store
+        .pending_inbound(b)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.message_id)
+        .collect();
+    db.set_messages_status(&b_pending, MessageStatus::Replied)
+        .await
+        .unwrap();
+    db.release_conversation(b).await.unwrap();
+    assert!(
+        db.claim_conversations(10, lease, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        db.claim_conversations(10, lease, Duration::ZERO)
+            .await
+            .unwrap(),
+        [a]
+    );
+}
+
+async fn a_burst_of_texts_waits_for_quiet(f: Fixture) {
+    let (a, _) = user_of(&f, "+15550000023", "a1", "hey").await;
+    let db = f.store.db();
+    let lease = Duration::from_secs(30);
+    assert!(
+        db.claim_conversations(10, lease, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        db.claim_conversations(10, lease, Duration::from_millis(200))
+            .await
+            .unwrap(),
+        [a]
+    );
+}
+
+async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
+    let (u, m) = user_of(&f, "+15550000024", "m1", "STOP").await;
+    let first = f
+        .store
+        .queue_answer(
+            u,
+            Some(m),
+            Purpose::OptOutConfirmation,
+            "bandwidth",
+            "You are unsubscribed.",
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let again = f
+        .store
+        .queue_answer(
+            u,
+            Some(m),
+            Purpose::OptOutConfirmation,
+            "bandwidth",
+            "You are unsubscribed.",
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again, None,
+        "a conversation processed twice queues nothing twice"
+    );
+    let other = f
+        .store
+        .queue_answer(u, Some(m), Purpose::CrisisResources, "bandwidth", "988", 1)
+        .await
+        .unwrap();
+    assert!(other.is_some());
+    assert_eq!(f.count("outbox").await, 2);
+    f.store
+        .db()
+        .set_status(u, UserStatus::OptedOut, now())
+        .await
+        .unwrap();
+    let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    let purposes: BTreeSet<_> = rows.iter().map(|r| r.purpose.as_str()).collect();
+    assert_eq!(
+        purposes,
+        BTreeSet::from(["crisis-resources", "opt-out-confirmation"])
+    );
+    assert!(rows.iter().all(|r| r.user_status == UserStatus::OptedOut));
+    assert_eq!(
+        f.store
+            .db()
+            .inbound_since(u, now() - Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -113,8 +113,37 @@ impl Backend {
         dispatch!(self, s => s.recent_messages(user_id, limit).await)
     }
 
-    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Uuid, StoreError> {
+    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Option<Uuid>, StoreError> {
         dispatch!(self, s => s.queue_reply(r).await)
+    }
+
+    pub async fn claim_conversations(
+        &self,
+        limit: i64,
+        lease: Duration,
+        quiet: Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        dispatch!(self, s => s.claim_conversations(limit, lease, quiet).await)
+    }
+
+    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_conversation(user).await)
+    }
+
+    pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
+        dispatch!(self, s => s.pending_inbound(user).await)
+    }
+
+    pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.inbound_since(user, since).await)
+    }
+
+    pub async fn set_messages_status(
+        &self,
+        ids: &[Uuid],
+        status: MessageStatus,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_messages_status(ids, status).await)
     }
 
     pub async fn set_message_status(

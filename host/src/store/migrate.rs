@@ -26,18 +26,32 @@ impl Migration {
 }
 
 /// The Postgres migrations, in order. A new migration is a new file and a new line.
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../../migrations/postgres/0001_initial.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "pipeline",
+        sql: include_str!("../../../migrations/postgres/0002_pipeline.sql"),
+    },
+];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../../migrations/sqlite/0001_initial.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "pipeline",
+        sql: include_str!("../../../migrations/sqlite/0002_pipeline.sql"),
+    },
+];
 
 /// Arbitrary, fixed: the advisory lock every replica takes while migrating.
 const LOCK: i64 = 0x6a75_6c65_735f_6d67;

@@ -245,15 +245,30 @@ impl PgStore {
     }
 
     /// Queue a reply: its message row (queued) and its outbox row, in one transaction.
-    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Uuid, StoreError> {
+    /// None when this inbound message already has a reply of this purpose.
+    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Option<Uuid>, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments)
-             VALUES ($1, $2, 'out', $3, $4, 'queued', $5)",
-            &[&r.message_id, &r.user_id, &r.carrier, &r.body, &r.segments],
-        )
-        .await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments,
+                                       reply_to, purpose)
+                 VALUES ($1, $2, 'out', $3, $4, 'queued', $5, $6, $7)
+                 ON CONFLICT (reply_to, purpose) WHERE reply_to IS NOT NULL DO NOTHING",
+                &[
+                    &r.message_id,
+                    &r.user_id,
+                    &r.carrier,
+                    &r.body,
+                    &r.segments,
+                    &r.reply_to,
+                    &r.purpose.as_str(),
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(None);
+        }
         let outbox: Uuid = tx
             .query_one(
                 "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES ($1, $2, $3, $4)
@@ -263,7 +278,98 @@ impl PgStore {
             .await?
             .get(0);
         tx.commit().await?;
-        Ok(outbox)
+        Ok(Some(outbox))
+    }
+
+    /// Claim up to `limit` users with inbound messages waiting, for `lease`: one worker
+    /// per user at a time (a concurrent claimer re-checks `busy_until` after the row
+    /// lock and loses). A user is due once no text arrived for `quiet` (so a burst is
+    /// one turn), or when the oldest waiting text is 4 × `quiet` old.
+    pub async fn claim_conversations(
+        &self,
+        limit: i64,
+        lease: Duration,
+        quiet: Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let client = self.pool.get().await?;
+        let (lease_ms, quiet_ms) = (lease.as_millis() as f64, quiet.as_millis() as f64);
+        let rows = client
+            .query(
+                "UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
+                 WHERE id IN (
+                     SELECT user_id FROM messages
+                     WHERE direction = 'in' AND status IN ('received', 'processing')
+                     GROUP BY user_id
+                     HAVING max(created_at) <= now() - $3::float8 * interval '1 millisecond'
+                         OR min(created_at) <= now() - 4 * $3::float8 * interval '1 millisecond'
+                     ORDER BY min(created_at)
+                     LIMIT $1)
+                   AND (busy_until IS NULL OR busy_until < now())
+                 RETURNING id",
+                &[&limit, &lease_ms, &quiet_ms],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute("UPDATE users SET busy_until = NULL WHERE id = $1", &[&user])
+            .await?;
+        Ok(())
+    }
+
+    /// The user's inbound messages not yet answered, oldest first.
+    pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT id, direction, body, status, created_at FROM messages
+                 WHERE user_id = $1 AND direction = 'in' AND status IN ('received', 'processing')
+                 ORDER BY created_at, id",
+                &[&user],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MessageRow {
+                    id: r.get(0),
+                    direction: Direction::parse(r.get(1))?,
+                    body: r.get(2),
+                    status: MessageStatus::parse(r.get(3))?,
+                    created_at: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    /// Inbound messages from the user since `since` (for the daily limit).
+    pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_one(
+                "SELECT count(*) FROM messages
+                 WHERE user_id = $1 AND direction = 'in' AND created_at >= $2",
+                &[&user, &since],
+            )
+            .await?
+            .get(0))
+    }
+
+    pub async fn set_messages_status(
+        &self,
+        ids: &[Uuid],
+        status: MessageStatus,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "UPDATE messages SET status = $2, updated_at = now() WHERE id = ANY($1)",
+                &[&ids, &status.as_str()],
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn set_message_status(
@@ -332,7 +438,7 @@ impl PgStore {
                          LIMIT $1)
                      RETURNING id, message_id, user_id, carrier, attempts)
                  SELECT c.id, c.message_id, c.user_id, c.carrier, c.attempts, m.body, u.phone,
-                        u.status
+                        u.status, coalesce(m.purpose, 'reply')
                  FROM claimed c JOIN messages m ON m.id = c.message_id
                                 JOIN users u ON u.id = c.user_id",
                 &[&limit, &lease_ms],
@@ -349,6 +455,7 @@ impl PgStore {
                     body: r.get(5),
                     phone: r.get(6),
                     user_status: UserStatus::parse(r.get(7))?,
+                    purpose: Purpose::parse(r.get(8))?,
                 })
             })
             .collect()

@@ -60,6 +60,7 @@ pub struct Outgoing {
     pub to: String,
     pub text: String,
     pub user_status: UserStatus,
+    pub purpose: Purpose,
 }
 
 fn binding<'a>(table: &'a str, column: &'a str, row: &'a str) -> Binding<'a> {
@@ -231,7 +232,8 @@ impl Store {
             .collect()
     }
 
-    /// Queue a reply for sending; returns (message id, outbox id).
+    /// Queue a message that answers nothing in particular; returns (message id,
+    /// outbox id).
     pub async fn queue_reply(
         &self,
         user_id: Uuid,
@@ -239,6 +241,23 @@ impl Store {
         body: &str,
         segments: i32,
     ) -> Result<(Uuid, Uuid), StoreError> {
+        let queued = self
+            .queue_answer(user_id, None, Purpose::Reply, carrier, body, segments)
+            .await?;
+        Ok(queued.expect("a message answering nothing is never a repeat"))
+    }
+
+    /// Queue the answer of `purpose` to inbound message `reply_to`; None when it was
+    /// queued before (a conversation processed again after a crash).
+    pub async fn queue_answer(
+        &self,
+        user_id: Uuid,
+        reply_to: Option<Uuid>,
+        purpose: Purpose,
+        carrier: &str,
+        body: &str,
+        segments: i32,
+    ) -> Result<Option<(Uuid, Uuid)>, StoreError> {
         let message_id = Uuid::new_v4();
         let sealed = self.seal("messages", "body", message_id, body.as_bytes());
         let outbox = self
@@ -246,12 +265,29 @@ impl Store {
             .queue_reply(&NewReply {
                 message_id,
                 user_id,
+                reply_to,
+                purpose,
                 carrier,
                 body: &sealed,
                 segments,
             })
             .await?;
-        Ok((message_id, outbox))
+        Ok(outbox.map(|o| (message_id, o)))
+    }
+
+    /// The user's unanswered inbound texts, oldest first, opened.
+    pub async fn pending_inbound(&self, user_id: Uuid) -> Result<Vec<Turn>, StoreError> {
+        let rows = self.backend.pending_inbound(user_id).await?;
+        rows.into_iter()
+            .map(|m| {
+                Ok(Turn {
+                    message_id: m.id,
+                    inbound: true,
+                    text: text(self.unseal("messages", "body", m.id, &m.body)?, "body")?,
+                    at_ms: millis(m.created_at),
+                })
+            })
+            .collect()
     }
 
     /// Claim due outbox rows (see `Backend::claim`) and open what to send.
@@ -271,6 +307,7 @@ impl Store {
                     carrier: c.carrier,
                     attempts: c.attempts,
                     user_status: c.user_status,
+                    purpose: c.purpose,
                 })
             })
             .collect()

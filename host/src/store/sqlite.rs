@@ -289,23 +289,140 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Uuid, StoreError> {
+    pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Option<Uuid>, StoreError> {
         let (message_id, user_id, carrier) = (r.message_id, r.user_id, r.carrier.to_owned());
-        let (body, segments) = (r.body.to_vec(), r.segments);
+        let (body, segments, reply_to, purpose) =
+            (r.body.to_vec(), r.segments, r.reply_to, r.purpose);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments)
-                 VALUES (?1, ?2, 'out', ?3, ?4, 'queued', ?5)",
-                params![message_id, user_id, carrier, body, segments],
+            let inserted = tx.execute(
+                "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments,
+                                       reply_to, purpose)
+                 VALUES (?1, ?2, 'out', ?3, ?4, 'queued', ?5, ?6, ?7)
+                 ON CONFLICT (reply_to, purpose) WHERE reply_to IS NOT NULL DO NOTHING",
+                params![
+                    message_id,
+                    user_id,
+                    carrier,
+                    body,
+                    segments,
+                    reply_to,
+                    purpose.as_str()
+                ],
             )?;
+            if inserted == 0 {
+                return Ok(None);
+            }
             let outbox = Uuid::new_v4();
             tx.execute(
                 "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES (?1, ?2, ?3, ?4)",
                 params![outbox, message_id, user_id, carrier],
             )?;
             tx.commit()?;
-            Ok(outbox)
+            Ok(Some(outbox))
+        })
+        .await
+    }
+
+    /// As the Postgres backend: one worker per user, due after `quiet`.
+    pub async fn claim_conversations(
+        &self,
+        limit: i64,
+        lease: Duration,
+        quiet: Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let (lease_ms, quiet_ms) = (lease.as_millis() as i64, quiet.as_millis() as i64);
+        self.with(move |c| {
+            let now = now_ms();
+            let mut stmt = c.prepare(
+                "UPDATE users SET busy_until = ?1 + ?2
+                 WHERE id IN (
+                     SELECT user_id FROM messages
+                     WHERE direction = 'in' AND status IN ('received', 'processing')
+                     GROUP BY user_id
+                     HAVING max(created_at) <= ?1 - ?3 OR min(created_at) <= ?1 - 4 * ?3
+                     ORDER BY min(created_at)
+                     LIMIT ?4)
+                   AND (busy_until IS NULL OR busy_until < ?1)
+                 RETURNING id",
+            )?;
+            let ids = stmt.query_map(params![now, lease_ms, quiet_ms, limit], |r| r.get(0))?;
+            Ok(ids.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "UPDATE users SET busy_until = NULL WHERE id = ?1",
+                params![user],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, body, status, created_at FROM messages
+                 WHERE user_id = ?1 AND direction = 'in' AND status IN ('received', 'processing')
+                 ORDER BY created_at, rowid",
+            )?;
+            let rows = stmt.query_map(params![user], |r| {
+                Ok((
+                    r.get::<_, Uuid>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, body, status, created) = row?;
+                Ok(MessageRow {
+                    id,
+                    direction: Direction::In,
+                    body,
+                    status: MessageStatus::parse(&status)?,
+                    created_at: from_millis(created),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
+        let since = millis(since);
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM messages
+                 WHERE user_id = ?1 AND direction = 'in' AND created_at >= ?2",
+                params![user, since],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    pub async fn set_messages_status(
+        &self,
+        ids: &[Uuid],
+        status: MessageStatus,
+    ) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            for id in ids {
+                tx.execute(
+                    "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, status.as_str(), now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -380,7 +497,7 @@ impl SqliteStore {
             for id in claimed {
                 let (row, status) = tx.query_row(
                     "SELECT o.id, o.message_id, o.user_id, o.carrier, o.attempts, m.body, u.phone,
-                            u.status
+                            u.status, coalesce(m.purpose, 'reply')
                      FROM outbox o JOIN messages m ON m.id = o.message_id
                                    JOIN users u ON u.id = o.user_id
                      WHERE o.id = ?1",
@@ -396,13 +513,15 @@ impl SqliteStore {
                                 body: r.get(5)?,
                                 phone: r.get(6)?,
                                 user_status: UserStatus::Active,
+                                purpose: Purpose::Reply,
                             },
-                            r.get::<_, String>(7)?,
+                            (r.get::<_, String>(7)?, r.get::<_, String>(8)?),
                         ))
                     },
                 )?;
                 out.push(Claimed {
-                    user_status: UserStatus::parse(&status)?,
+                    user_status: UserStatus::parse(&status.0)?,
+                    purpose: Purpose::parse(&status.1)?,
                     ..row
                 });
             }

@@ -114,6 +114,19 @@ text_enum!(ComplianceEvent {
     Blocked = "blocked",
 });
 
+text_enum!(
+    /// Why an outbound message is sent (at most one of each per inbound message).
+    Purpose {
+        Reply = "reply",
+        CrisisResources = "crisis-resources",
+        OptOutConfirmation = "opt-out-confirmation",
+        OptInConfirmation = "opt-in-confirmation",
+        Help = "help",
+        AgeVerification = "age-verification",
+        Blocked = "blocked",
+    }
+);
+
 /// Every sealed column, for rotation and for checks that nothing is stored in the clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SealedColumn {
@@ -173,6 +186,9 @@ pub enum Recorded {
 pub struct NewReply<'a> {
     pub message_id: Uuid,
     pub user_id: Uuid,
+    /// The inbound message answered; with `purpose`, queued at most once.
+    pub reply_to: Option<Uuid>,
+    pub purpose: Purpose,
     pub carrier: &'a str,
     /// Sealed for `messages.body` of `message_id`.
     pub body: &'a [u8],
@@ -219,6 +235,7 @@ pub struct Claimed {
     pub phone: Vec<u8>,
     /// Checked at send time: a reply queued before an opt-out is not sent.
     pub user_status: UserStatus,
+    pub purpose: Purpose,
 }
 
 #[derive(Debug, Clone)]
