@@ -658,7 +658,7 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
         .await
         .unwrap()
         .into_iter()
-        .map(|t| t.text)
+        .map(|(t, _)| t.text)
         .collect();
     assert_eq!(texts, ["first", "second"]);
 
@@ -669,7 +669,7 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
         .await
         .unwrap()
         .iter()
-        .map(|t| t.message_id)
+        .map(|(t, _)| t.message_id)
         .collect();
     db.set_messages_status(&b_pending, MessageStatus::Replied)
         .await

@@ -267,6 +267,19 @@ impl PolicyRuntime {
         }
     }
 
+    /// The escalation response of the active crisis bundle's config (or the built-in
+    /// one): readable even when the component itself fails.
+    pub fn crisis_response(&self) -> jules_crisis::Response {
+        let from = |b: &super::baseline::Baseline| match b {
+            super::baseline::Baseline::Crisis(d) => Some(d.response().clone()),
+            _ => None,
+        };
+        self.active(World::CrisisDetector)
+            .and_then(|b| from(b.baseline()))
+            .or_else(|| from(&self.slots[index(World::CrisisDetector)].builtin))
+            .unwrap_or_default()
+    }
+
     pub fn assess(
         &self,
         message: &Inbound,

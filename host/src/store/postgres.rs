@@ -224,7 +224,7 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT id, direction, body, status, created_at FROM (
+                "SELECT id, direction, body, status, created_at, carrier FROM (
                      SELECT * FROM messages WHERE user_id = $1
                      ORDER BY created_at DESC, id DESC LIMIT $2) newest
                  ORDER BY created_at, id",
@@ -239,6 +239,7 @@ impl PgStore {
                     body: r.get(2),
                     status: MessageStatus::parse(r.get(3))?,
                     created_at: r.get(4),
+                    carrier: r.get(5),
                 })
             })
             .collect()
@@ -325,7 +326,7 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT id, direction, body, status, created_at FROM messages
+                "SELECT id, direction, body, status, created_at, carrier FROM messages
                  WHERE user_id = $1 AND direction = 'in' AND status IN ('received', 'processing')
                  ORDER BY created_at, id",
                 &[&user],
@@ -339,6 +340,7 @@ impl PgStore {
                     body: r.get(2),
                     status: MessageStatus::parse(r.get(3))?,
                     created_at: r.get(4),
+                    carrier: r.get(5),
                 })
             })
             .collect()

@@ -275,17 +275,19 @@ impl Store {
         Ok(outbox.map(|o| (message_id, o)))
     }
 
-    /// The user's unanswered inbound texts, oldest first, opened.
-    pub async fn pending_inbound(&self, user_id: Uuid) -> Result<Vec<Turn>, StoreError> {
+    /// The user's unanswered inbound texts, oldest first, opened, with the carrier
+    /// each came through.
+    pub async fn pending_inbound(&self, user_id: Uuid) -> Result<Vec<(Turn, String)>, StoreError> {
         let rows = self.backend.pending_inbound(user_id).await?;
         rows.into_iter()
             .map(|m| {
-                Ok(Turn {
+                let turn = Turn {
                     message_id: m.id,
                     inbound: true,
                     text: text(self.unseal("messages", "body", m.id, &m.body)?, "body")?,
                     at_ms: millis(m.created_at),
-                })
+                };
+                Ok((turn, m.carrier))
             })
             .collect()
     }

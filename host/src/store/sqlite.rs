@@ -260,7 +260,7 @@ impl SqliteStore {
     ) -> Result<Vec<MessageRow>, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, direction, body, status, created_at FROM (
+                "SELECT id, direction, body, status, created_at, carrier FROM (
                      SELECT rowid AS seq, * FROM messages WHERE user_id = ?1
                      ORDER BY created_at DESC, seq DESC LIMIT ?2)
                  ORDER BY created_at, seq",
@@ -272,12 +272,14 @@ impl SqliteStore {
                     r.get::<_, Vec<u8>>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
                 ))
             })?;
             rows.map(|row| {
-                let (id, direction, body, status, created) = row?;
+                let (id, direction, body, status, created, carrier) = row?;
                 Ok(MessageRow {
                     id,
+                    carrier,
                     direction: Direction::parse(&direction)?,
                     body,
                     status: MessageStatus::parse(&status)?,
@@ -366,7 +368,7 @@ impl SqliteStore {
     pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, body, status, created_at FROM messages
+                "SELECT id, body, status, created_at, carrier FROM messages
                  WHERE user_id = ?1 AND direction = 'in' AND status IN ('received', 'processing')
                  ORDER BY created_at, rowid",
             )?;
@@ -376,12 +378,14 @@ impl SqliteStore {
                     r.get::<_, Vec<u8>>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
                 ))
             })?;
             rows.map(|row| {
-                let (id, body, status, created) = row?;
+                let (id, body, status, created, carrier) = row?;
                 Ok(MessageRow {
                     id,
+                    carrier,
                     direction: Direction::In,
                     body,
                     status: MessageStatus::parse(&status)?,

@@ -216,6 +216,7 @@ pub struct UserRow {
 pub struct MessageRow {
     pub id: Uuid,
     pub direction: Direction,
+    pub carrier: String,
     pub body: Vec<u8>,
     pub status: MessageStatus,
     pub created_at: SystemTime,

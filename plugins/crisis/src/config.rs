@@ -31,6 +31,64 @@ struct RawConfig {
     escalators: Vec<serde_json::Value>,
     #[serde(default)]
     guards: Vec<serde_json::Value>,
+    #[serde(default)]
+    response: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawResponse {
+    escalate_at: Severity,
+    resources: BTreeMap<String, String>,
+}
+
+/// What the host does at escalation: from this severity up it sends the resources
+/// text (by language: `en`, `es`, …) at once and records the event for review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub escalate_at: Severity,
+    pub resources: BTreeMap<String, String>,
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Response {
+            escalate_at: Severity::Moderate,
+            resources: BTreeMap::from([(
+                "en".to_string(),
+                "You deserve support right now. Call or text 988 (Suicide & Crisis Lifeline, 24/7) or text HOME to 741741. If you are in immediate danger, call 911.".to_string(),
+            )]),
+        }
+    }
+}
+
+fn response(v: Option<serde_json::Value>) -> Result<Response, String> {
+    let Some(v) = v else {
+        return Ok(Response::default());
+    };
+    let raw: RawResponse = element("response", v)?;
+    if raw.escalate_at == Severity::None {
+        return Err("response.escalate-at: none would escalate every message".into());
+    }
+    if !raw.resources.contains_key("en") {
+        return Err("response.resources: needs an `en` text".into());
+    }
+    for (lang, text) in &raw.resources {
+        for must in ["988", "741741", "911"] {
+            if !text.contains(must) {
+                return Err(format!("response.resources.{lang}: must give {must}"));
+            }
+        }
+        if text.chars().count() > 320 {
+            return Err(format!(
+                "response.resources.{lang}: over 320 characters (two SMS)"
+            ));
+        }
+    }
+    Ok(Response {
+        escalate_at: raw.escalate_at,
+        resources: raw.resources,
+    })
 }
 
 #[derive(Deserialize)]
@@ -177,6 +235,7 @@ pub(crate) struct Config {
     pub(crate) escalators: Vec<Escalator>,
     pub(crate) guards: Vec<Guard>,
     pub(crate) matcher: Matcher,
+    pub(crate) response: Response,
 }
 
 fn element<T: DeserializeOwned>(what: &str, v: serde_json::Value) -> Result<T, String> {
@@ -213,6 +272,7 @@ impl Config {
     pub(crate) fn from_json(json: &str) -> Result<Config, String> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| format!("config: {e}"))?;
         let _ = raw.note;
+        let response = response(raw.response)?;
         if raw.version != 1 {
             return Err(format!(
                 "version: {} is not supported (expected 1)",
@@ -377,6 +437,7 @@ impl Config {
             escalators,
             guards,
             matcher,
+            response,
         })
     }
 }

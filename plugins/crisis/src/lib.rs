@@ -10,6 +10,7 @@
 //! it never produces advice or text for the person.
 
 mod config;
+pub use config::Response;
 mod evaluate;
 mod fold;
 mod guards;
@@ -38,6 +39,11 @@ impl Detector {
         Ok(Detector {
             config: config::Config::from_json(json)?,
         })
+    }
+
+    /// What the host does at escalation (the config's `response`).
+    pub fn response(&self) -> &Response {
+        &self.config.response
     }
 
     /// Assesses `message`; `recent` holds earlier turns, oldest first. Evidence
