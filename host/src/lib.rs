@@ -5,12 +5,16 @@
 //! (testing bundles against their corpora), `config` (the environment), `crypto`
 //! (sealing personal data at rest).
 
+pub mod carrier;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod harness;
 pub mod http;
+pub mod llm;
 pub mod memory;
+pub mod net;
+pub mod pipeline;
 pub mod policy;
 pub mod startup;
 pub mod store;

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use jules_policy_model::World;
 
+use crate::carrier::Carriers;
 use crate::config::Config;
 use crate::crypto::{KeyOrigin, Secrets};
 use crate::http::{AppState, router};
+use crate::llm::Responder;
 use crate::memory::Memory;
+use crate::pipeline::{self, Pipeline, Workers};
 use crate::policy::PolicyRuntime;
 use crate::store::Store;
 
@@ -38,33 +41,77 @@ pub fn policies(config: &Config) -> anyhow::Result<Arc<PolicyRuntime>> {
     Ok(Arc::new(runtime))
 }
 
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let production = config.environment == "production";
-    let secrets = Secrets::load(
-        |name| std::env::var(name).ok(),
-        production,
-        &config.data_dir,
-    )?;
+/// A running Jules: HTTP on `addr`, the pipeline's workers. Tests start it in process;
+/// `serve` starts it and waits for ctrl-c.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub pipeline: Pipeline,
+    pub policies: Arc<PolicyRuntime>,
+    workers: Option<Workers>,
+    server: tokio::task::JoinHandle<()>,
+    shutdown: Arc<tokio::sync::Notify>,
+}
+
+impl Running {
+    /// Stop the workers (as if the process died mid-work: leases are left to expire).
+    pub fn stop_workers(&mut self) {
+        if let Some(w) = self.workers.take() {
+            w.stop();
+        }
+    }
+
+    pub fn start_workers(&mut self) {
+        if self.workers.is_none() {
+            self.workers = Some(pipeline::spawn(self.pipeline.clone()));
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.stop_workers();
+        self.shutdown.notify_one();
+        let _ = (&mut self.server).await;
+    }
+}
+
+/// Build everything from `config` and `secrets`, listen, start the workers.
+pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running> {
     let store = Store::open(
         config.database_url.as_deref(),
         config.database_pool_size,
         &config.data_dir,
         Arc::new(secrets.clone()),
     )?;
-    prepare_schema(&config, &store).await?;
+    prepare_schema(config, &store).await?;
     let memory = Memory::new(
         config.redis_url.as_deref(),
         store.clone(),
         config.memory.clone(),
     )
     .map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
-    let policies = policies(&config)?;
-    announce(&config, &policies, &secrets, &store, &memory);
-    let app = router(AppState {
-        policies,
+    let policies = policies(config)?;
+    let services = &config.services;
+    let responder = Arc::new(Responder::new(services.llm.clone()));
+    let carriers = Arc::new(Carriers::new(
+        services.bandwidth.clone(),
+        services.twilio.clone(),
+    ));
+    let pipeline = Pipeline::new(
         store,
         memory,
-    });
+        policies.clone(),
+        responder,
+        carriers,
+        services.pipeline.clone(),
+    );
+    announce(config, &policies, &secrets, &pipeline);
+    let app = router(
+        AppState {
+            policies: policies.clone(),
+            pipeline: pipeline.clone(),
+            ingress: Arc::new(services.ingress.clone()),
+        },
+        &services.http,
+    );
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| {
@@ -74,13 +121,42 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 config.port
             )
         })?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    eprintln!("jules: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+    let addr = listener.local_addr()?;
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let server = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.notified().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
         })
-        .await?;
+    };
+    let workers = Some(pipeline::spawn(pipeline.clone()));
+    tracing::info!(address = %addr, "listening");
+    Ok(Running {
+        addr,
+        pipeline,
+        policies,
+        workers,
+        server,
+        shutdown,
+    })
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let production = config.environment == "production";
+    let secrets = Secrets::load(
+        |name| std::env::var(name).ok(),
+        production,
+        &config.data_dir,
+    )?;
+    let running = start(&config, secrets).await?;
+    eprintln!("jules: listening on http://{}", running.addr);
+    let _ = tokio::signal::ctrl_c().await;
+    running.stop().await;
     Ok(())
 }
 
@@ -110,13 +186,8 @@ async fn prepare_schema(config: &Config, store: &Store) -> anyhow::Result<()> {
 }
 
 /// Say plainly what runs and what runs locally.
-fn announce(
-    config: &Config,
-    policies: &PolicyRuntime,
-    secrets: &Secrets,
-    store: &Store,
-    memory: &Memory,
-) {
+fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets, pipeline: &Pipeline) {
+    let (store, memory) = (&pipeline.store, &pipeline.memory);
     eprintln!(
         "jules {} ({})",
         env!("CARGO_PKG_VERSION"),
@@ -174,7 +245,16 @@ fn announce(
             ),
         }
     }
-    eprintln!(
-        "  this build serves /health and /ready; the SMS pipeline (webhooks, LLM, carriers) is not in it yet"
-    );
+    let llm = pipeline.responder.mode();
+    if pipeline.responder.offline() {
+        eprintln!("  llm    OFFLINE responder (set ANTHROPIC_API_KEY and/or OPENAI_API_KEY)");
+    } else {
+        eprintln!("  llm    {llm}");
+    }
+    let carrier = pipeline.carriers.mode();
+    if carrier == "console" {
+        eprintln!("  sms    CONSOLE carrier: replies are printed (set BANDWIDTH_* or TWILIO_*)");
+    } else {
+        eprintln!("  sms    {carrier}");
+    }
 }

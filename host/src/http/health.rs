@@ -34,6 +34,22 @@ fn policy_checks(state: &AppState) -> (Value, bool) {
     (Value::Object(checks), all_components)
 }
 
+fn llm_check(state: &AppState) -> Value {
+    let responder = &state.pipeline.responder;
+    let providers: Vec<Value> = responder
+        .stats()
+        .into_iter()
+        .map(|(name, calls, failures, open)| {
+            json!({"provider": name, "calls": calls, "failures": failures, "circuit": if open { "open" } else { "closed" }})
+        })
+        .collect();
+    json!({
+        "mode": responder.mode(),
+        "providers": providers,
+        "canned_replies": responder.canned.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
 /// Bound a check: a hung dependency makes /health answer "down", not hang.
 async fn checked<E: std::fmt::Display>(
     f: impl std::future::Future<Output = Result<(), E>>,
@@ -49,9 +65,10 @@ const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (policies, all_components) = policy_checks(&state);
-    let db = state.store.db();
-    let (database, memory) = tokio::join!(checked(db.ping()), checked(state.memory.ping()));
-    let stats = state.memory.stats();
+    let db = state.pipeline.store.db();
+    let (database, memory) =
+        tokio::join!(checked(db.ping()), checked(state.pipeline.memory.ping()));
+    let stats = state.pipeline.memory.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let database_check = json!({
         "status": if database.is_ok() { "up" } else { "down" },
@@ -60,7 +77,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     });
     let memory_check = json!({
         "status": if memory.is_ok() { "up" } else { "down" },
-        "mode": state.memory.mode(),
+        "mode": state.pipeline.memory.mode(),
         "hits": load(&stats.hits),
         "misses": load(&stats.misses),
         "failures": load(&stats.failures),
@@ -86,6 +103,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 "database": database_check,
                 "redis": memory_check,
                 "policies": policies,
+                "llm": llm_check(&state),
+                "carrier": { "mode": state.pipeline.carriers.mode() },
             },
         })),
     )

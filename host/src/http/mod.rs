@@ -1,27 +1,73 @@
 //! HTTP: the routes and the one place that maps results to responses. Handlers hold
-//! no state of their own; what they need comes from `AppState`.
+//! no state of their own; what they need comes from `AppState`. Every request gets an
+//! id (`x-request-id`, kept if the caller sent one), a time limit and a body limit.
 
 mod health;
+pub mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
-use crate::memory::Memory;
+use crate::pipeline::Pipeline;
 use crate::policy::PolicyRuntime;
-use crate::store::Store;
+pub use webhooks::IngressSettings;
 
 #[derive(Clone)]
 pub struct AppState {
     pub policies: Arc<PolicyRuntime>,
-    pub store: Store,
-    pub memory: Memory,
+    pub pipeline: Pipeline,
+    pub ingress: Arc<IngressSettings>,
 }
 
-pub fn router(state: AppState) -> Router {
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_body_bytes: 256 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub fn router(state: AppState, settings: &HttpSettings) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/webhooks/bandwidth", post(webhooks::bandwidth::receive))
+        .route("/webhooks/sms", post(webhooks::bandwidth::receive))
+        .route("/webhooks/twilio", post(webhooks::twilio::receive))
+        .route("/webhooks/twilio/status", post(webhooks::twilio::receive))
         .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // Method, path and id only: query strings and bodies may hold numbers.
+                tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

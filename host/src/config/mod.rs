@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod services;
+
+pub use services::Services;
+
 use crate::memory::MemorySettings;
 use crate::policy::RuntimeSettings;
 
@@ -26,6 +30,7 @@ pub struct Config {
     /// Redis for conversation memory; None keeps it in process.
     pub redis_url: Option<String>,
     pub memory: MemorySettings,
+    pub services: Services,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,11 +40,11 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn var(name: &'static str) -> Option<String> {
+pub(crate) fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn parsed<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+pub(crate) fn parsed<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
@@ -52,7 +57,7 @@ where
     }
 }
 
-fn positive<T: FromStr + PartialOrd + Default>(
+pub(crate) fn positive<T: FromStr + PartialOrd + Default>(
     name: &'static str,
     default: T,
 ) -> Result<T, ConfigError>
@@ -114,6 +119,7 @@ impl Config {
             migrate_on_start: flag("MIGRATE_ON_START", true)?,
             redis_url: var("REDIS_URL"),
             memory,
+            services: services::from_env()?,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parsed("PORT", 8000)?,
             policy_dir: PathBuf::from(var("POLICY_DIR").unwrap_or_else(|| "policies".into())),

@@ -1,0 +1,255 @@
+//! Asking a language model for the reply: Claude first, OpenAI as fallback, then a safe
+//! canned reply — each provider with the retry policy of its SDKs, a per-call timeout
+//! and a circuit breaker. With no key configured, the offline responder answers.
+
+mod anthropic;
+mod offline;
+mod openai;
+mod retry;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jules_policy_model::LlmRequest;
+
+pub use self::anthropic::Anthropic;
+pub use self::openai::OpenAi;
+pub use self::retry::{Breaker, Failure, RetryPolicy};
+
+/// Sent when every provider failed: kind, safe, and never silent about help.
+pub const CANNED_REPLY: &str = "I'm having trouble finding my words right now, but I'm still here. If you need to talk to someone now, call or text 988.";
+
+#[derive(Debug, Clone)]
+pub enum Provider {
+    Anthropic(Anthropic),
+    OpenAi(OpenAi),
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Anthropic(_) => "anthropic",
+            Provider::OpenAi(_) => "openai",
+        }
+    }
+
+    async fn call(&self, http: &reqwest::Client, req: &LlmRequest) -> Result<String, Failure> {
+        match self {
+            Provider::Anthropic(p) => p.call(http, req).await,
+            Provider::OpenAi(p) => p.call(http, req).await,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    pub providers: Vec<Provider>,
+    pub retry: RetryPolicy,
+    /// One attempt's budget.
+    pub timeout: Duration,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+}
+
+/// Who wrote a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Provider(&'static str),
+    Offline,
+    Canned,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Provider(p) => p,
+            Source::Offline => "offline",
+            Source::Canned => "canned",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub text: String,
+    pub source: Source,
+}
+
+struct Slot {
+    provider: Provider,
+    breaker: Breaker,
+    calls: AtomicU64,
+    failures: AtomicU64,
+}
+
+pub struct Responder {
+    http: reqwest::Client,
+    slots: Vec<Slot>,
+    retry: RetryPolicy,
+    timeout: Duration,
+    pub canned: AtomicU64,
+}
+
+/// How a failed response is treated: insufficient quota and spend limits are never
+/// retried; 408, 409, 429 and ≥ 500 (529 overloaded included) are.
+fn classify(status: u16, kind: &str, reason: String, after: Option<Duration>) -> Failure {
+    let no_money = [
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "spend_limit",
+    ]
+    .iter()
+    .any(|k| kind.contains(k))
+        || reason.contains("credit balance");
+    if !no_money && (matches!(status, 408 | 409 | 429) || status >= 500) {
+        Failure::Retryable {
+            reason,
+            retry_after: after,
+        }
+    } else {
+        Failure::Fatal { reason }
+    }
+}
+
+fn transport(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        e.to_string()
+    };
+    if let Some(src) = std::error::Error::source(e) {
+        s.push_str(&format!(" ({src})"));
+    }
+    s
+}
+
+impl Responder {
+    /// No providers: the offline responder.
+    pub fn new(settings: LlmSettings) -> Responder {
+        let http = crate::net::client(settings.timeout);
+        Responder {
+            http,
+            slots: settings
+                .providers
+                .into_iter()
+                .map(|provider| Slot {
+                    provider,
+                    breaker: Breaker::new(settings.breaker_threshold, settings.breaker_cooldown),
+                    calls: AtomicU64::new(0),
+                    failures: AtomicU64::new(0),
+                })
+                .collect(),
+            retry: settings.retry,
+            timeout: settings.timeout,
+            canned: AtomicU64::new(0),
+        }
+    }
+
+    pub fn offline(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// `offline`, or the providers in the order they are asked.
+    pub fn mode(&self) -> String {
+        if self.offline() {
+            return "offline".into();
+        }
+        let names: Vec<_> = self.slots.iter().map(|s| s.provider.name()).collect();
+        format!("{} → canned", names.join(" → "))
+    }
+
+    /// (provider, calls, failures, breaker open) for /health.
+    pub fn stats(&self) -> Vec<(&'static str, u64, u64, bool)> {
+        self.slots
+            .iter()
+            .map(|s| {
+                (
+                    s.provider.name(),
+                    s.calls.load(Ordering::Relaxed),
+                    s.failures.load(Ordering::Relaxed),
+                    s.breaker.open(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn reply(&self, req: &LlmRequest) -> Reply {
+        if self.offline() {
+            return Reply {
+                text: offline::reply(req),
+                source: Source::Offline,
+            };
+        }
+        for slot in &self.slots {
+            if !slot.breaker.allow() {
+                tracing::warn!(provider = slot.provider.name(), "circuit open; skipped");
+                continue;
+            }
+            match self.with_retries(slot, req).await {
+                Ok(text) => {
+                    slot.breaker.success();
+                    return Reply {
+                        text,
+                        source: Source::Provider(slot.provider.name()),
+                    };
+                }
+                Err(f) => {
+                    slot.breaker.failure();
+                    tracing::warn!(
+                        provider = slot.provider.name(),
+                        reason = f.reason(),
+                        "language model failed; trying the next"
+                    );
+                }
+            }
+        }
+        self.canned.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("every language model failed; the canned reply is sent");
+        Reply {
+            text: CANNED_REPLY.into(),
+            source: Source::Canned,
+        }
+    }
+
+    async fn with_retries(&self, slot: &Slot, req: &LlmRequest) -> Result<String, Failure> {
+        let mut n = 0;
+        loop {
+            slot.calls.fetch_add(1, Ordering::Relaxed);
+            let attempt = tokio::time::timeout(self.timeout, slot.provider.call(&self.http, req))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Failure::Retryable {
+                        reason: format!(
+                            "{}: no answer within {:?}",
+                            slot.provider.name(),
+                            self.timeout
+                        ),
+                        retry_after: None,
+                    })
+                });
+            match attempt {
+                Ok(text) => return Ok(text),
+                Err(f) => {
+                    slot.failures.fetch_add(1, Ordering::Relaxed);
+                    let Failure::Retryable { retry_after, .. } = &f else {
+                        return Err(f);
+                    };
+                    if n >= self.retry.retries {
+                        return Err(f);
+                    }
+                    let wait = self.retry.delay(n, *retry_after);
+                    tracing::info!(
+                        provider = slot.provider.name(),
+                        reason = f.reason(),
+                        ?wait,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    n += 1;
+                }
+            }
+        }
+    }
+}

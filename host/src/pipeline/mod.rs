@@ -1,0 +1,97 @@
+//! The pipeline of one inbound SMS, after ingress stored it: claim the person's
+//! conversation, assess crisis, apply compliance, build the prompt, ask the language
+//! model, shape and queue the reply; and the outbox sender that delivers queued
+//! messages with retries. Every step's outcome is written to the store, so a worker
+//! that dies mid-way leaves work another finishes, and nothing is answered twice.
+
+mod clock;
+mod conversation;
+mod sender;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+pub use self::clock::Clock;
+pub use self::worker::{Workers, spawn};
+use crate::carrier::Carriers;
+use crate::llm::Responder;
+use crate::memory::Memory;
+use crate::policy::PolicyRuntime;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Texts from one person closer together than this are answered as one turn
+    /// (`COALESCE_WINDOW_MS`; zero answers each at once).
+    pub quiet: Duration,
+    /// How long a worker owns a conversation or an outbox row before another may
+    /// take it over.
+    pub lease: Duration,
+    /// How often workers look for work when nothing woke them.
+    pub poll: Duration,
+    /// Conversations processed at once by one host.
+    pub concurrency: usize,
+    /// Send attempts before a message is dead-lettered (`OUTBOX_MAX_ATTEMPTS`).
+    pub max_attempts: i32,
+    /// First retry delay of the outbox; doubles per attempt, capped at 5 minutes.
+    pub retry_base: Duration,
+    /// Where crisis escalations are announced (ids and severity, never text).
+    pub crisis_alert_url: Option<String>,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings {
+            quiet: Duration::from_millis(1500),
+            lease: Duration::from_secs(120),
+            poll: Duration::from_millis(100),
+            concurrency: 256,
+            max_attempts: 8,
+            retry_base: Duration::from_secs(2),
+            crisis_alert_url: None,
+        }
+    }
+}
+
+/// Everything a worker needs; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub store: Store,
+    pub memory: Memory,
+    pub policies: Arc<PolicyRuntime>,
+    pub responder: Arc<Responder>,
+    pub carriers: Arc<Carriers>,
+    pub clock: Arc<Clock>,
+    pub settings: Arc<PipelineSettings>,
+    /// Rung when a message is stored (ingress) or queued (the worker).
+    pub inbound_ready: Arc<Notify>,
+    pub outbox_ready: Arc<Notify>,
+    http: reqwest::Client,
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Store,
+        memory: Memory,
+        policies: Arc<PolicyRuntime>,
+        responder: Arc<Responder>,
+        carriers: Arc<Carriers>,
+        settings: PipelineSettings,
+    ) -> Pipeline {
+        Pipeline {
+            store,
+            memory,
+            policies,
+            responder,
+            carriers,
+            clock: Arc::default(),
+            settings: Arc::new(settings),
+            inbound_ready: Arc::default(),
+            outbox_ready: Arc::default(),
+            http: crate::net::client(Duration::from_secs(5)),
+        }
+    }
+}

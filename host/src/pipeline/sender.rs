@@ -1,0 +1,72 @@
+//! The outbox sender: claims due rows, sends them through their carrier, and records
+//! the outcome — sent, retry later (exponential backoff with jitter), or dead letter.
+//! A message queued before its person opted out is not sent (only the opt-out
+//! confirmation itself is).
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::Pipeline;
+use crate::carrier::SendError;
+use crate::store::{Outgoing, Purpose, StoreError, UserStatus};
+
+const MAX_DELAY: Duration = Duration::from_secs(300);
+
+impl Pipeline {
+    /// The wait before attempt `attempts + 1`: base · 2^(attempts − 1), capped, with
+    /// jitter down to half so retries of many messages spread out.
+    pub fn outbox_delay(&self, attempts: i32) -> Duration {
+        let exp = 1u32 << (attempts.clamp(1, 20) - 1) as u32;
+        let d = self.settings.retry_base.saturating_mul(exp).min(MAX_DELAY);
+        d.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+
+    /// Claim and send one batch; how many rows it handled.
+    pub async fn send_due(&self, batch: i64) -> Result<usize, StoreError> {
+        let rows = self.store.claim(batch, self.settings.lease).await?;
+        let n = rows.len();
+        let sends = rows.into_iter().map(|row| self.deliver(row));
+        for r in futures::future::join_all(sends).await {
+            r?;
+        }
+        Ok(n)
+    }
+
+    async fn deliver(&self, row: Outgoing) -> Result<(), StoreError> {
+        let db = self.store.db();
+        if row.user_status == UserStatus::OptedOut && row.purpose != Purpose::OptOutConfirmation {
+            return db
+                .dead_letter(row.outbox_id, "the person opted out before it was sent")
+                .await;
+        }
+        if row.user_status == UserStatus::Blocked {
+            return db.dead_letter(row.outbox_id, "the person is blocked").await;
+        }
+        match self.carriers.send(&row.carrier, &row.to, &row.text).await {
+            Ok(carrier_id) => {
+                tracing::info!(outbox = %row.outbox_id, carrier = %row.carrier, attempts = row.attempts, "sent");
+                db.mark_sent(
+                    row.outbox_id,
+                    carrier_id.as_deref().filter(|s| !s.is_empty()),
+                )
+                .await
+            }
+            Err(SendError::Retryable(reason)) if row.attempts < self.settings.max_attempts => {
+                let wait = self.outbox_delay(row.attempts);
+                tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "send failed; will retry");
+                db.retry_at(row.outbox_id, &reason, self.clock_now() + wait)
+                    .await
+            }
+            Err(e) => {
+                tracing::error!(outbox = %row.outbox_id, attempts = row.attempts, error = %e, "dead-lettered");
+                db.dead_letter(row.outbox_id, &e.to_string()).await
+            }
+        }
+    }
+
+    /// Outbox timing uses the real clock: the database compares against its own now().
+    fn clock_now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+    }
+}

@@ -1,0 +1,92 @@
+//! The loops: conversation workers and the outbox sender, woken by ingress and by
+//! queued replies, polling as a fallback (another replica may have stored the work).
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use super::Pipeline;
+
+/// The running loops; dropping this does not stop them — call `stop`.
+pub struct Workers {
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    pub fn stop(self) {
+        for h in self.handles {
+            h.abort();
+        }
+    }
+}
+
+/// Start the conversation loop and the outbox loop on the current runtime.
+pub fn spawn(pipeline: Pipeline) -> Workers {
+    let conversations = {
+        let p = pipeline.clone();
+        tokio::spawn(async move { conversation_loop(p).await })
+    };
+    let outbox = {
+        let p = pipeline;
+        tokio::spawn(async move { outbox_loop(p).await })
+    };
+    Workers {
+        handles: vec![conversations, outbox],
+    }
+}
+
+async fn conversation_loop(p: Pipeline) {
+    let slots = Arc::new(Semaphore::new(p.settings.concurrency.max(1)));
+    loop {
+        let free = slots.available_permits();
+        let claimed = if free == 0 {
+            Ok(Vec::new())
+        } else {
+            p.store
+                .db()
+                .claim_conversations(free as i64, p.settings.lease, p.settings.quiet)
+                .await
+        };
+        match claimed {
+            Ok(users) if !users.is_empty() => {
+                for user in users {
+                    let permit = slots.clone().acquire_owned().await.expect("never closed");
+                    let p = p.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = p.process(user).await {
+                            tracing::error!(user = %user, error = %e, "conversation failed; it is retried when its lease ends");
+                        }
+                        drop(permit);
+                    });
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
+        }
+        // Wait for new work, a quiet window to pass, or the poll interval.
+        let wait = p
+            .settings
+            .poll
+            .max(p.settings.quiet.min(p.settings.poll * 5));
+        tokio::select! {
+            _ = p.inbound_ready.notified(), if p.settings.quiet.is_zero() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn outbox_loop(p: Pipeline) {
+    loop {
+        match p.send_due(32).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot claim the outbox"),
+        }
+        tokio::select! {
+            _ = p.outbox_ready.notified() => {}
+            _ = tokio::time::sleep(p.settings.poll) => {}
+        }
+    }
+}
