@@ -116,5 +116,7 @@ impl Drop for TestDatabase {
     }
 }
 
+pub mod app;
+pub mod fakes;
 pub mod redis;
 pub mod store;

@@ -63,15 +63,13 @@ pub struct Memory {
 }
 
 fn dedupe(turns: Vec<Turn>) -> Vec<Turn> {
-    // A turn appended after a fill that already loaded it would appear twice.
+    // A turn appended after a fill that already loaded it would appear twice; the
+    // first occurrence is where it belongs.
     let mut seen = std::collections::HashSet::new();
-    let mut out: Vec<Turn> = turns
+    turns
         .into_iter()
-        .rev()
         .filter(|t| seen.insert(t.message_id))
-        .collect();
-    out.reverse();
-    out
+        .collect()
 }
 
 impl Memory {

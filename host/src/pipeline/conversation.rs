@@ -92,7 +92,8 @@ impl Pipeline {
             .join("\n");
         let inbound = Inbound {
             text,
-            received_at: pending.last().map(|(t, _)| t.at_ms).unwrap_or_default(),
+            // The pipeline's clock (injectable), not the database's.
+            received_at: crate::store::millis(now),
         };
         let history: Vec<Turn> = self
             .memory
@@ -101,6 +102,10 @@ impl Pipeline {
             .into_iter()
             .filter(|t| !ids.contains(&t.message_id))
             .collect();
+        // Remember this turn's texts now, so the reply lands after them.
+        for (turn, _) in &pending {
+            self.memory.remember(user_id, turn).await;
+        }
         let recent: Vec<PolicyTurn> = history.iter().map(policy_turn).collect();
         let today = self
             .store
@@ -215,9 +220,6 @@ impl Pipeline {
             .db()
             .set_messages_status(&ids, MessageStatus::Replied)
             .await?;
-        for (turn, _) in &pending {
-            self.memory.remember(user_id, turn).await;
-        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The outbox sender: claims due rows, sends them through their carrier, and records
 //! the outcome — sent, retry later (exponential backoff with jitter), or dead letter.
 //! A message queued before its person opted out is not sent (only the opt-out
-//! confirmation itself is).
+//! confirmation and HELP answers are).
 
 use std::time::Duration;
 
@@ -35,7 +35,11 @@ impl Pipeline {
 
     async fn deliver(&self, row: Outgoing) -> Result<(), StoreError> {
         let db = self.store.db();
-        if row.user_status == UserStatus::OptedOut && row.purpose != Purpose::OptOutConfirmation {
+        // After an opt-out only its confirmation and HELP answers (carriers require
+        // those) go out.
+        let allowed_after_opt_out =
+            matches!(row.purpose, Purpose::OptOutConfirmation | Purpose::Help);
+        if row.user_status == UserStatus::OptedOut && !allowed_after_opt_out {
             return db
                 .dead_letter(row.outbox_id, "the person opted out before it was sent")
                 .await;

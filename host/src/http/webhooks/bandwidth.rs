@@ -37,17 +37,19 @@ struct Message {
     segment_count: Option<i32>,
 }
 
-fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some((user, password)) = &state.ingress.bandwidth_credentials else {
         return Ok(());
     };
     let Some(given) = headers.get(header::AUTHORIZATION) else {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"jules\"")],
-            "credentials required",
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"jules\"")],
+                "credentials required",
+            )
+                .into_response(),
+        ));
     };
     let expected = format!(
         "Basic {}",
@@ -64,13 +66,15 @@ fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Respon
         Ok(())
     } else {
         tracing::warn!("bandwidth webhook with wrong credentials");
-        Err(Refusal(StatusCode::FORBIDDEN, "wrong credentials".into()).into_response())
+        Err(Box::new(
+            Refusal(StatusCode::FORBIDDEN, "wrong credentials".into()).into_response(),
+        ))
     }
 }
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = check_credentials(&state, &headers) {
-        return r;
+        return *r;
     }
     match handle(&state, &body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -1,0 +1,264 @@
+//! Jules in process on a random port with a fresh database, the shipped policy
+//! components, and fake providers on loopback.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use jules::config::Config;
+use jules::crypto::{BlindIndex, KeyOrigin, KeyRing, Secrets};
+use jules::startup::Running;
+
+use super::TestDatabase;
+use super::fakes::{Fake, Seen};
+
+/// The shipped bundles, except that compliance does not require age verification
+/// (there is no verification provider in these tests).
+fn policy_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = super::workspace();
+        let dir = root
+            .join("target")
+            .join(format!("e2e-policies-{}", std::process::id()));
+        for name in ["crisis", "compliance", "prompt"] {
+            let src = super::shipped_bundle(name);
+            let dst = dir.join(name);
+            std::fs::create_dir_all(&dst).unwrap();
+            for file in ["bundle.toml", "component.wasm", "config.json"] {
+                std::fs::copy(src.join(file), dst.join(file)).unwrap();
+            }
+        }
+        let config = dir.join("compliance/config.json");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text.replace(
+            "\"require-age-verification\": true",
+            "\"require-age-verification\": false",
+        );
+        std::fs::write(&config, text).unwrap();
+        // Corpora are not needed to serve; the manifest must not point at them.
+        for name in ["crisis", "compliance", "prompt"] {
+            let m = dir.join(name).join("bundle.toml");
+            let text = std::fs::read_to_string(&m).unwrap();
+            let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("corpus")).collect();
+            std::fs::write(&m, kept.join("\n")).unwrap();
+        }
+        dir
+    })
+    .clone()
+}
+
+pub struct Options {
+    pub anthropic: bool,
+    pub openai: bool,
+    pub bandwidth_credentials: Option<(String, String)>,
+    pub max_attempts: i32,
+    pub lease: Duration,
+    pub quiet: Duration,
+    pub alerts: bool,
+    pub retry_base: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            anthropic: true,
+            openai: true,
+            bandwidth_credentials: None,
+            max_attempts: 4,
+            lease: Duration::from_secs(30),
+            quiet: Duration::ZERO,
+            alerts: true,
+            retry_base: Duration::from_millis(20),
+        }
+    }
+}
+
+pub const TWILIO_TOKEN: &str = "twilio-test-token";
+pub const JULES_NUMBER: &str = "+15550001111";
+
+pub struct TestApp {
+    pub running: Running,
+    pub base: String,
+    pub public_url: String,
+    pub bandwidth: Fake,
+    pub twilio: Fake,
+    pub anthropic: Fake,
+    pub openai: Fake,
+    pub alerts: Fake,
+    pub http: reqwest::Client,
+    pub db: TestDatabase,
+    _data: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start(o: Options) -> TestApp {
+        let db = TestDatabase::create().await;
+        let (bandwidth, twilio, anthropic, openai, alerts) = (
+            Fake::bandwidth().await,
+            Fake::twilio().await,
+            Fake::anthropic().await,
+            Fake::openai().await,
+            Fake::sink().await,
+        );
+        let data = tempfile::tempdir().unwrap();
+        let mut config = Config::from_env().expect("the test environment is a valid configuration");
+        config.port = 0;
+        config.host = "127.0.0.1".into();
+        config.data_dir = data.path().to_path_buf();
+        config.policy_dir = policy_dir();
+        config.policy.cache_dir = Some(super::workspace().join("target").join("e2e-policy-cache"));
+        config.database_url = Some(db.url.clone());
+        config.database_pool_size = 8;
+        config.redis_url = None;
+        let s = &mut config.services;
+        let public_url = "https://jules.example.com".to_string();
+        s.bandwidth = Some(jules::carrier::BandwidthOut {
+            base_url: bandwidth.url.clone(),
+            account_id: "9900000".into(),
+            username: "api-user".into(),
+            password: "api-pass".into(),
+            application_id: "app-1".into(),
+            from: JULES_NUMBER.into(),
+        });
+        s.twilio = Some(jules::carrier::TwilioOut {
+            base_url: twilio.url.clone(),
+            account_sid: "AC123".into(),
+            auth_token: TWILIO_TOKEN.into(),
+            from: JULES_NUMBER.into(),
+            status_callback: Some(format!("{public_url}/webhooks/twilio/status")),
+        });
+        s.ingress = jules::http::IngressSettings {
+            bandwidth_credentials: o.bandwidth_credentials,
+            twilio_auth_token: Some(TWILIO_TOKEN.into()),
+            public_url: Some(public_url.clone()),
+        };
+        let mut providers = Vec::new();
+        if o.anthropic {
+            providers.push(jules::llm::Provider::Anthropic(jules::llm::Anthropic {
+                base_url: anthropic.url.clone(),
+                api_key: "sk-ant-test".into(),
+                model: "claude-test".into(),
+            }));
+        }
+        if o.openai {
+            providers.push(jules::llm::Provider::OpenAi(jules::llm::OpenAi {
+                base_url: openai.url.clone(),
+                api_key: "sk-test".into(),
+                model: "gpt-test".into(),
+            }));
+        }
+        s.llm.providers = providers;
+        s.llm.retry.base = Duration::from_millis(20);
+        s.llm.timeout = Duration::from_secs(5);
+        s.pipeline.quiet = o.quiet;
+        s.pipeline.lease = o.lease;
+        s.pipeline.poll = Duration::from_millis(20);
+        s.pipeline.max_attempts = o.max_attempts;
+        s.pipeline.retry_base = o.retry_base;
+        s.pipeline.crisis_alert_url = o.alerts.then(|| alerts.url.clone());
+        let secrets = Secrets {
+            ring: KeyRing::generate("e2e").unwrap(),
+            blind: BlindIndex::parse(&"B".repeat(44)).unwrap(),
+            origin: KeyOrigin::Environment,
+        };
+        let running = jules::startup::start(&config, secrets)
+            .await
+            .expect("jules starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            running,
+            public_url,
+            bandwidth,
+            twilio,
+            anthropic,
+            openai,
+            alerts,
+            http: reqwest::Client::new(),
+            db,
+            _data: data,
+        }
+    }
+
+    /// Bandwidth delivers an inbound text.
+    pub async fn text(&self, id: &str, from: &str, text: &str) -> reqwest::Response {
+        self.bandwidth_events(serde_json::json!([{
+            "time": "2026-11-25T20:00:00.000Z",
+            "type": "message-received",
+            "to": JULES_NUMBER,
+            "description": "Incoming message received",
+            "message": {
+                "id": id, "owner": JULES_NUMBER, "applicationId": "app-1",
+                "time": "2026-11-25T20:00:00.000Z", "segmentCount": 1, "direction": "in",
+                "to": [JULES_NUMBER], "from": from, "text": text, "media": [], "priority": "default"
+            }
+        }]))
+        .await
+    }
+
+    pub async fn bandwidth_events(&self, events: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/webhooks/bandwidth", self.base))
+            .json(&events)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The texts the fake Bandwidth was asked to send to `to`.
+    pub fn sent_to(&self, to: &str) -> Vec<String> {
+        self.bandwidth
+            .seen()
+            .iter()
+            .map(Seen::json)
+            .filter(|j| j["to"][0] == to)
+            .map(|j| j["text"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Wait until `fake` has seen `n` requests (or fail after 10 s).
+    pub async fn wait_for(&self, fake: &Fake, n: usize) -> Vec<Seen> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fake.count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "waited 10 s for {n} requests; saw {:?}",
+                fake.seen()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        fake.seen()
+    }
+
+    /// Wait until the store holds no unanswered text and no unsent reply, then a
+    /// moment more (so a wrong extra send would show).
+    pub async fn settle(&self) {
+        let client = jules::store::migrate::connect(&self.db.url).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let row = client
+                .query_one(
+                    "SELECT (SELECT count(*) FROM messages WHERE direction = 'in' AND status IN ('received','processing'))
+                          + (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_lettered_at IS NULL)",
+                    &[],
+                )
+                .await
+                .unwrap();
+            let open: i64 = row.get(0);
+            if open == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{open} messages still open after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+
+    pub async fn sql_one<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
+        let client = jules::store::migrate::connect(&self.db.url).await.unwrap();
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+}
