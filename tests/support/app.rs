@@ -14,7 +14,7 @@ use super::fakes::{Fake, Seen};
 
 /// The shipped bundles, except that compliance does not require age verification
 /// (there is no verification provider in these tests).
-fn policy_dir() -> PathBuf {
+pub fn policy_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = super::workspace();

@@ -40,8 +40,8 @@ fn transport_error(carrier: &str, e: &reqwest::Error) -> SendError {
     SendError::Retryable(format!("{carrier}: {e}"))
 }
 
-/// The carriers this host can send through, by name (`bandwidth`, `twilio`,
-/// `console`). A reply goes out through the carrier its message came in on.
+/// The carriers this host can send through, by name (`bandwidth`, `twilio`; `chat`
+/// for `jules chat`; anything else prints to the console). A reply goes out through the carrier its message came in on.
 pub struct Carriers {
     http: reqwest::Client,
     pub bandwidth: Option<BandwidthOut>,
@@ -90,6 +90,10 @@ impl Carriers {
         match (carrier, &self.bandwidth, &self.twilio) {
             ("bandwidth", Some(b), _) => b.send(&self.http, to, text).await.map(Some),
             ("twilio", _, Some(t)) => t.send(&self.http, to, text).await.map(Some),
+            ("chat", _, _) => {
+                println!("jules> {text}");
+                Ok(None)
+            }
             _ => {
                 println!("[sms → {} via console] {text}", masked(to));
                 Ok(None)

@@ -1,6 +1,7 @@
 //! The `jules` command line. Parses arguments, runs a command, maps its result to an
 //! exit code. Commands print to stdout/stderr only; they never panic on bad input.
 
+mod chat;
 mod keys;
 mod migrate;
 mod policy;
@@ -21,6 +22,12 @@ struct Cli {
 enum Command {
     /// Serve HTTP (config from the environment and an optional .env).
     Serve,
+    /// Talk to Jules in the terminal through the real pipeline, as the given number.
+    Chat {
+        /// The phone number you text from (E.164, e.g. +15551234567).
+        #[arg(long)]
+        from: String,
+    },
     /// Apply the database migrations (`apply`, the default) or list which are applied
     /// (`status`): Postgres at DATABASE_URL, else the embedded store in DATA_DIR.
     Migrate {
@@ -97,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(),
         Command::Migrate { action } => migrate::run(&action),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Chat { from } => chat::run(&from),
         Command::Policy(cmd) => policy::run(cmd),
     }
 }
@@ -104,10 +112,16 @@ pub fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // Production logs are JSON lines for the log pipeline; they never hold message text
+    // or phone numbers (nothing logs them).
+    let _ = if std::env::var("ENVIRONMENT").is_ok_and(|e| e.trim() == "production") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The configuration, or None after saying which variable is wrong.
