@@ -104,9 +104,16 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         services.pipeline.clone(),
     );
     announce(config, &policies, &secrets, &pipeline);
+    let ingress_store = Store::open(
+        config.database_url.as_deref(),
+        (config.database_pool_size / 4).max(4),
+        &config.data_dir,
+        Arc::new(secrets.clone()),
+    )?;
     let app = router(
         AppState {
             policies: policies.clone(),
+            store: ingress_store,
             pipeline: pipeline.clone(),
             ingress: Arc::new(services.ingress.clone()),
         },

@@ -174,7 +174,7 @@ impl TestApp {
             anthropic,
             openai,
             alerts,
-            http: reqwest::Client::new(),
+            http: jules::net::client(Duration::from_secs(30)),
             db,
             _data: data,
         }

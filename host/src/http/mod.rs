@@ -23,6 +23,8 @@ pub use webhooks::IngressSettings;
 #[derive(Clone)]
 pub struct AppState {
     pub policies: Arc<PolicyRuntime>,
+    /// Ingress's own connections: a busy pipeline never delays an acknowledgement.
+    pub store: crate::store::Store,
     pub pipeline: Pipeline,
     pub ingress: Arc<IngressSettings>,
 }

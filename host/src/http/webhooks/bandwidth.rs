@@ -117,7 +117,6 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {
                 }
                 let segments = m.segment_count.unwrap_or(1).max(0);
                 let (recorded, _) = state
-                    .pipeline
                     .store
                     .record_inbound("bandwidth", &m.id, &m.from, &m.text, segments, now)
                     .await?;
@@ -133,13 +132,7 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {
             }
             "message-delivered" | "message-failed" => {
                 let key = format!("{}:{}", m.id, event.kind);
-                if !state
-                    .pipeline
-                    .store
-                    .db()
-                    .first_delivery("bandwidth", &key)
-                    .await?
-                {
+                if !state.store.db().first_delivery("bandwidth", &key).await? {
                     continue;
                 }
                 let status = if event.kind == "message-delivered" {
@@ -148,7 +141,6 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {
                     MessageStatus::Failed
                 };
                 let known = state
-                    .pipeline
                     .store
                     .db()
                     .delivery_update("bandwidth", &m.id, status)

@@ -144,15 +144,8 @@ async fn handle(state: &AppState, params: &[(String, String)]) -> Result<(), Ref
             }
         };
         let key = format!("{sid}:{}", status.as_str());
-        if state
-            .pipeline
-            .store
-            .db()
-            .first_delivery("twilio", &key)
-            .await?
-        {
+        if state.store.db().first_delivery("twilio", &key).await? {
             let known = state
-                .pipeline
                 .store
                 .db()
                 .delivery_update("twilio", sid, status)
@@ -174,7 +167,6 @@ async fn handle(state: &AppState, params: &[(String, String)]) -> Result<(), Ref
     let segments = get("NumSegments").and_then(|n| n.parse().ok()).unwrap_or(1);
     let now = state.pipeline.clock.now();
     let (recorded, _) = state
-        .pipeline
         .store
         .record_inbound("twilio", sid, from, body, segments, now)
         .await?;

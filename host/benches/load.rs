@@ -1,0 +1,339 @@
+//! Load against the real binary: `jules serve` (release build) on a fresh Postgres
+//! database, with fake Bandwidth and Anthropic servers in this process.
+//!
+//! 1. Webhook ack latency at a fixed rate (open loop: requests leave on schedule
+//!    whether or not earlier ones were answered): p50 / p99 / max.
+//! 2. Sustained conversations per second end to end: a burst of inbound texts from
+//!    distinct people; time until every reply reached the fake carrier.
+//! 3. With a 2 s language model: how many conversations are in flight at once (waiting
+//!    on the model), and the host's peak RSS.
+//!
+//! Run: `cargo bench -p jules --bench load` (after scripts/build-policies). Knobs:
+//! LOAD_RATE (1000 req/s), LOAD_SECONDS (10), LOAD_CONVERSATIONS (3000),
+//! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::routing::post;
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Fake Bandwidth (send API) and Anthropic, counting what they see.
+#[derive(Default)]
+struct Fakes {
+    sent: AtomicUsize,
+    llm_started: AtomicUsize,
+    llm_done: AtomicUsize,
+    llm_delay_ms: AtomicU64,
+}
+
+async fn start_fakes(f: Arc<Fakes>) -> String {
+    let (a, b) = (f.clone(), f.clone());
+    let app = axum::Router::new()
+        .route(
+            "/api/v2/users/{account}/messages",
+            post(move |_body: Bytes| {
+                let f = a.clone();
+                async move {
+                    let n = f.sent.fetch_add(1, Ordering::Relaxed);
+                    (
+                        axum::http::StatusCode::ACCEPTED,
+                        axum::Json(
+                            serde_json::json!({"id": format!("out-{n}"), "segmentCount": 1}),
+                        ),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/v1/messages",
+            post(move |_body: Bytes| {
+                let f = b.clone();
+                async move {
+                    f.llm_started.fetch_add(1, Ordering::Relaxed);
+                    let delay = f.llm_delay_ms.load(Ordering::Relaxed);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
+                    f.llm_done.fetch_add(1, Ordering::Relaxed);
+                    axum::Json(serde_json::json!({
+                        "id": "msg", "type": "message", "role": "assistant",
+                        "content": [{"type": "text", "text": "I hear you. What happened today?"}],
+                        "model": "fake", "stop_reason": "end_turn",
+                        "usage": {"input_tokens": 1, "output_tokens": 1}
+                    }))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// The shipped bundles with age verification off (there is no verification provider).
+fn policy_dir(root: &Path) -> PathBuf {
+    let dir = root.join("target/load-policies");
+    for name in ["crisis", "compliance", "prompt"] {
+        let (src, dst) = (root.join("policies").join(name), dir.join(name));
+        std::fs::create_dir_all(&dst).unwrap();
+        for file in ["bundle.toml", "component.wasm", "config.json"] {
+            std::fs::copy(src.join(file), dst.join(file)).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (run scripts/build-policies)",
+                    src.join(file).display()
+                )
+            });
+        }
+        let m = dst.join("bundle.toml");
+        let text = std::fs::read_to_string(&m).unwrap();
+        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("corpus")).collect();
+        std::fs::write(&m, kept.join("\n")).unwrap();
+    }
+    let config = dir.join("compliance/config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "\"require-age-verification\": true",
+            "\"require-age-verification\": false",
+        )
+        .replace("\"free-daily-limit\": 50", "\"free-daily-limit\": 100000"),
+    )
+    .unwrap();
+    dir
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Host(Child);
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn event(id: &str, from: &str) -> serde_json::Value {
+    serde_json::json!([{
+        "time": "2026-11-25T20:00:00.000Z", "type": "message-received", "to": "+15550001111",
+        "description": "Incoming message received",
+        "message": {"id": id, "owner": "+15550001111", "applicationId": "app", "time": "2026-11-25T20:00:00.000Z",
+                    "segmentCount": 1, "direction": "in", "to": ["+15550001111"], "from": from,
+                    "text": "ugh, today was a lot. can we talk?", "media": [], "priority": "default"}
+    }])
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not done after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let fakes = Arc::new(Fakes::default());
+    let fake_url = start_fakes(fakes.clone()).await;
+    let admin = std::env::var("BENCH_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("jules_load_{:08x}", rand::random::<u32>());
+    let admin_client = jules::store::migrate::connect(&admin)
+        .await
+        .expect("Postgres answers");
+    admin_client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let host = Host(
+        Command::new(env!("CARGO_BIN_EXE_jules"))
+            .arg("serve")
+            .current_dir(&root)
+            .env("PORT", port.to_string())
+            .env("DATA_DIR", data.path())
+            .env("POLICY_DIR", policy_dir(&root))
+            .env("DATABASE_URL", &db_url)
+            .env("DATABASE_POOL_SIZE", "32")
+            .env_remove("REDIS_URL")
+            .env("ANTHROPIC_API_KEY", "fake")
+            .env("ANTHROPIC_BASE_URL", &fake_url)
+            .env_remove("OPENAI_API_KEY")
+            .env("BANDWIDTH_ACCOUNT_ID", "1")
+            .env("BANDWIDTH_USERNAME", "u")
+            .env("BANDWIDTH_PASSWORD", "p")
+            .env("BANDWIDTH_APPLICATION_ID", "app")
+            .env("BANDWIDTH_NUMBER", "+15550001111")
+            .env("BANDWIDTH_API_URL", &fake_url)
+            .env("COALESCE_WINDOW_MS", "0")
+            .env("WORKER_CONCURRENCY", "20000")
+            .env("LLM_TIMEOUT_MS", "30000")
+            .env("LOG_LEVEL", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn jules serve"),
+    );
+    let pid = host.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = jules::net::client(Duration::from_secs(120));
+    wait_until("jules serve starting", Duration::from_secs(120), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    let ids = AtomicUsize::new(0);
+    let next = || ids.fetch_add(1, Ordering::Relaxed);
+    println!(
+        "jules serve (release) on Postgres, fake Bandwidth and Anthropic on loopback; 2 cores shared by all"
+    );
+
+    // 1. Ack latency at a fixed rate.
+    let (rate, seconds) = (knob("LOAD_RATE", 1000), knob("LOAD_SECONDS", 10));
+    let total = (rate * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let (http, url) = (http.clone(), format!("{base}/webhooks/bandwidth"));
+        let body = event(&format!("a-{}", next()), &format!("+1555{:07}", i % 5000));
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = http.post(url).json(&body).send().await;
+            let ok = r.map(|r| r.status().is_success()).unwrap_or(false);
+            (t.elapsed(), ok)
+        }));
+    }
+    let mut lat = Vec::with_capacity(total);
+    let mut failed = 0;
+    for t in tasks {
+        let (d, ok) = t.await.unwrap();
+        lat.push(d);
+        failed += usize::from(!ok);
+    }
+    lat.sort();
+    println!(
+        "ack @ {rate} req/s for {seconds} s: p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {failed} failed of {total}",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3,
+    );
+    let target = total;
+    let drained = wait_until("replies to phase 1", Duration::from_secs(600), || {
+        fakes.sent.load(Ordering::Relaxed) >= target
+    })
+    .await;
+    println!(
+        "  every reply of phase 1 sent {:.1} s after the last ack",
+        drained.as_secs_f64()
+    );
+
+    // 2. Sustained conversations per second, end to end.
+    let n = knob("LOAD_CONVERSATIONS", 3000) as usize;
+    let before = fakes.sent.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let (http, url) = (http.clone(), format!("{base}/webhooks/bandwidth"));
+        let body = event(&format!("b-{}", next()), &format!("+1556{:07}", i));
+        tokio::spawn(async move {
+            let _ = http.post(url).json(&body).send().await;
+            drop(permit);
+        });
+    }
+    let acked = start.elapsed();
+    let took = wait_until("replies to phase 2", Duration::from_secs(600), || {
+        fakes.sent.load(Ordering::Relaxed) >= before + n
+    })
+    .await
+        + acked;
+    println!(
+        "conversations end to end: {n} new people in {:.1} s = {:.0} conversations/s (all acked in {:.1} s)",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        acked.as_secs_f64()
+    );
+
+    // 3. A 2 s language model: conversations in flight and memory.
+    let n = knob("LOAD_IN_FLIGHT", 10_000) as usize;
+    fakes
+        .llm_delay_ms
+        .store(knob("LOAD_LLM_DELAY_MS", 2000), Ordering::Relaxed);
+    let rss_before = rss_kib(pid);
+    let before = fakes.sent.load(Ordering::Relaxed);
+    let (max_in_flight, max_rss) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
+    let sampler = {
+        let (f, m, r) = (fakes.clone(), max_in_flight.clone(), max_rss.clone());
+        tokio::spawn(async move {
+            loop {
+                let now =
+                    f.llm_started.load(Ordering::Relaxed) - f.llm_done.load(Ordering::Relaxed);
+                m.fetch_max(now, Ordering::Relaxed);
+                r.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let start = Instant::now();
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let (http, url) = (http.clone(), format!("{base}/webhooks/bandwidth"));
+        let body = event(&format!("c-{}", next()), &format!("+1557{:07}", i));
+        tokio::spawn(async move {
+            let _ = http.post(url).json(&body).send().await;
+            drop(permit);
+        });
+    }
+    let took = wait_until("replies to phase 3", Duration::from_secs(900), || {
+        fakes.sent.load(Ordering::Relaxed) >= before + n
+    })
+    .await;
+    sampler.abort();
+    println!(
+        "with a {} ms model: {n} conversations done in {:.1} s; at most {} waiting on the model at once; host RSS {:.0} MiB before, {:.0} MiB peak",
+        fakes.llm_delay_ms.load(Ordering::Relaxed),
+        (start.elapsed().max(took)).as_secs_f64(),
+        max_in_flight.load(Ordering::Relaxed),
+        rss_before as f64 / 1024.0,
+        max_rss.load(Ordering::Relaxed) as f64 / 1024.0,
+    );
+    drop(host);
+    let _ = admin_client
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await;
+}
