@@ -169,12 +169,16 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "UPDATE users SET status = $2,
+                &client
+                    .prepare_cached(
+                        "UPDATE users SET status = $2,
                         opted_out_at = CASE WHEN $2 = 'opted-out' THEN $3 ELSE opted_out_at END,
                         opted_in_at = CASE WHEN $2 = 'active' AND status = 'opted-out' THEN $3
                                            ELSE opted_in_at END,
                         updated_at = now()
                  WHERE id = $1",
+                    )
+                    .await?,
                 &[&id, &status.as_str(), &at],
             )
             .await?;
@@ -183,9 +187,7 @@ impl PgStore {
 
     pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        client
-            .execute(
-                "UPDATE users SET last_disclosure_at = $2, updated_at = now() WHERE id = $1",
+        client.execute(&client.prepare_cached("UPDATE users SET last_disclosure_at = $2, updated_at = now() WHERE id = $1").await?,
                 &[&id, &at],
             )
             .await?;
@@ -196,7 +198,11 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "UPDATE users SET age_status = $2, updated_at = now() WHERE id = $1",
+                &client
+                    .prepare_cached(
+                        "UPDATE users SET age_status = $2, updated_at = now() WHERE id = $1",
+                    )
+                    .await?,
                 &[&id, &age.as_str()],
             )
             .await?;
@@ -208,7 +214,11 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "UPDATE users SET preferences = $2, updated_at = now() WHERE id = $1",
+                &client
+                    .prepare_cached(
+                        "UPDATE users SET preferences = $2, updated_at = now() WHERE id = $1",
+                    )
+                    .await?,
                 &[&id, &sealed],
             )
             .await?;
@@ -224,10 +234,14 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT id, direction, body, status, created_at, carrier FROM (
+                &client
+                    .prepare_cached(
+                        "SELECT id, direction, body, status, created_at, carrier FROM (
                      SELECT * FROM messages WHERE user_id = $1
                      ORDER BY created_at DESC, id DESC LIMIT $2) newest
                  ORDER BY created_at, id",
+                    )
+                    .await?,
                 &[&user_id, &limit],
             )
             .await?;
@@ -252,10 +266,13 @@ impl PgStore {
         let tx = client.transaction().await?;
         let inserted = tx
             .execute(
-                "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments,
+                &tx.prepare_cached(
+                    "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments,
                                        reply_to, purpose)
                  VALUES ($1, $2, 'out', $3, $4, 'queued', $5, $6, $7)
                  ON CONFLICT (reply_to, purpose) WHERE reply_to IS NOT NULL DO NOTHING",
+                )
+                .await?,
                 &[
                     &r.message_id,
                     &r.user_id,
@@ -272,8 +289,11 @@ impl PgStore {
         }
         let outbox: Uuid = tx
             .query_one(
-                "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES ($1, $2, $3, $4)
+                &tx.prepare_cached(
+                    "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES ($1, $2, $3, $4)
                  RETURNING id",
+                )
+                .await?,
                 &[&Uuid::new_v4(), &r.message_id, &r.user_id, &r.carrier],
             )
             .await?
@@ -294,9 +314,7 @@ impl PgStore {
     ) -> Result<Vec<Uuid>, StoreError> {
         let client = self.pool.get().await?;
         let (lease_ms, quiet_ms) = (lease.as_millis() as f64, quiet.as_millis() as f64);
-        let rows = client
-            .query(
-                "UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
+        let rows = client.query(&client.prepare_cached("UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
                  WHERE id IN (
                      SELECT user_id FROM messages
                      WHERE direction = 'in' AND status IN ('received', 'processing')
@@ -306,7 +324,7 @@ impl PgStore {
                      ORDER BY min(created_at)
                      LIMIT $1)
                    AND (busy_until IS NULL OR busy_until < now())
-                 RETURNING id",
+                 RETURNING id").await?,
                 &[&limit, &lease_ms, &quiet_ms],
             )
             .await?;
@@ -316,7 +334,12 @@ impl PgStore {
     pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         client
-            .execute("UPDATE users SET busy_until = NULL WHERE id = $1", &[&user])
+            .execute(
+                &client
+                    .prepare_cached("UPDATE users SET busy_until = NULL WHERE id = $1")
+                    .await?,
+                &[&user],
+            )
             .await?;
         Ok(())
     }
@@ -326,9 +349,13 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT id, direction, body, status, created_at, carrier FROM messages
+                &client
+                    .prepare_cached(
+                        "SELECT id, direction, body, status, created_at, carrier FROM messages
                  WHERE user_id = $1 AND direction = 'in' AND status IN ('received', 'processing')
                  ORDER BY created_at, id",
+                    )
+                    .await?,
                 &[&user],
             )
             .await?;
@@ -351,8 +378,12 @@ impl PgStore {
         let client = self.pool.get().await?;
         Ok(client
             .query_one(
-                "SELECT count(*) FROM messages
+                &client
+                    .prepare_cached(
+                        "SELECT count(*) FROM messages
                  WHERE user_id = $1 AND direction = 'in' AND created_at >= $2",
+                    )
+                    .await?,
                 &[&user, &since],
             )
             .await?
@@ -367,7 +398,11 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "UPDATE messages SET status = $2, updated_at = now() WHERE id = ANY($1)",
+                &client
+                    .prepare_cached(
+                        "UPDATE messages SET status = $2, updated_at = now() WHERE id = ANY($1)",
+                    )
+                    .await?,
                 &[&ids, &status.as_str()],
             )
             .await?;
@@ -382,7 +417,11 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "UPDATE messages SET status = $2, updated_at = now() WHERE id = $1",
+                &client
+                    .prepare_cached(
+                        "UPDATE messages SET status = $2, updated_at = now() WHERE id = $1",
+                    )
+                    .await?,
                 &[&id, &status.as_str()],
             )
             .await?;
@@ -399,8 +438,12 @@ impl PgStore {
         let client = self.pool.get().await?;
         let n = client
             .execute(
-                "UPDATE messages SET status = $3, updated_at = now()
+                &client
+                    .prepare_cached(
+                        "UPDATE messages SET status = $3, updated_at = now()
                  WHERE carrier = $1 AND carrier_message_id = $2 AND direction = 'out'",
+                    )
+                    .await?,
                 &[&carrier, &carrier_message_id, &status.as_str()],
             )
             .await?;
@@ -412,8 +455,12 @@ impl PgStore {
         let client = self.pool.get().await?;
         let n = client
             .execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
+                &client
+                    .prepare_cached(
+                        "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
                  ON CONFLICT DO NOTHING",
+                    )
+                    .await?,
                 &[&provider, &event_id],
             )
             .await?;
@@ -428,7 +475,9 @@ impl PgStore {
         let lease_ms = lease.as_millis() as f64;
         let rows = client
             .query(
-                "WITH claimed AS (
+                &client
+                    .prepare_cached(
+                        "WITH claimed AS (
                      UPDATE outbox SET attempts = attempts + 1,
                             next_attempt_at = now() + $2::float8 * interval '1 millisecond'
                      WHERE id IN (
@@ -443,6 +492,8 @@ impl PgStore {
                         u.status, coalesce(m.purpose, 'reply')
                  FROM claimed c JOIN messages m ON m.id = c.message_id
                                 JOIN users u ON u.id = c.user_id",
+                    )
+                    .await?,
                 &[&limit, &lease_ms],
             )
             .await?;
@@ -471,11 +522,10 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "WITH sent AS (UPDATE outbox SET sent_at = now() WHERE id = $1 RETURNING message_id)
+        tx.execute(&tx.prepare_cached("WITH sent AS (UPDATE outbox SET sent_at = now() WHERE id = $1 RETURNING message_id)
              UPDATE messages SET status = 'sent', updated_at = now(),
                     carrier_message_id = coalesce($2, carrier_message_id)
-             WHERE id = (SELECT message_id FROM sent)",
+             WHERE id = (SELECT message_id FROM sent)").await?,
             &[&id, &carrier_message_id],
         )
         .await?;
@@ -488,7 +538,11 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
+                &client
+                    .prepare_cached(
+                        "UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
+                    )
+                    .await?,
                 &[&id, &error, &at],
             )
             .await?;
@@ -500,10 +554,14 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "WITH dead AS (UPDATE outbox SET last_error = $2, dead_lettered_at = now()
+                &client
+                    .prepare_cached(
+                        "WITH dead AS (UPDATE outbox SET last_error = $2, dead_lettered_at = now()
                                WHERE id = $1 RETURNING message_id)
                  UPDATE messages SET status = 'failed', updated_at = now()
                  WHERE id = (SELECT message_id FROM dead)",
+                    )
+                    .await?,
                 &[&id, &error],
             )
             .await?;
@@ -514,8 +572,12 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT id, coalesce(last_error, '') FROM outbox
+                &client
+                    .prepare_cached(
+                        "SELECT id, coalesce(last_error, '') FROM outbox
                  WHERE dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at",
+                    )
+                    .await?,
                 &[],
             )
             .await?;
@@ -527,9 +589,13 @@ impl PgStore {
         let id = Uuid::new_v4();
         client
             .execute(
-                "INSERT INTO crisis_events (id, user_id, message_id, severity, categories,
+                &client
+                    .prepare_cached(
+                        "INSERT INTO crisis_events (id, user_id, message_id, severity, categories,
                                             bundle_digest, fallback)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .await?,
                 &[
                     &id,
                     &e.user_id,
@@ -546,11 +612,9 @@ impl PgStore {
 
     pub async fn crisis_events(&self, user_id: Uuid) -> Result<Vec<CrisisEventRow>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT id, user_id, message_id, severity, categories, bundle_digest, fallback,
+        let rows = client.query(&client.prepare_cached("SELECT id, user_id, message_id, severity, categories, bundle_digest, fallback,
                         review_state
-                 FROM crisis_events WHERE user_id = $1 ORDER BY created_at, id",
+                 FROM crisis_events WHERE user_id = $1 ORDER BY created_at, id").await?,
                 &[&user_id],
             )
             .await?;
@@ -579,10 +643,8 @@ impl PgStore {
         at: SystemTime,
     ) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        client
-            .execute(
-                "INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+        client.execute(&client.prepare_cached("INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5)").await?,
                 &[&user_id, &event.as_str(), &detail, &bundle_digest, &at],
             )
             .await?;
@@ -593,8 +655,12 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT event, detail, bundle_digest, occurred_at FROM compliance_log
+                &client
+                    .prepare_cached(
+                        "SELECT event, detail, bundle_digest, occurred_at FROM compliance_log
                  WHERE user_id = $1 ORDER BY id",
+                    )
+                    .await?,
                 &[&user_id],
             )
             .await?;
@@ -616,10 +682,8 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
         let summary = d.summary.to_string();
-        client
-            .execute(
-                "INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+        client.execute(&client.prepare_cached("INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb)").await?,
                 &[
                     &d.message_id,
                     &d.world,
@@ -640,8 +704,12 @@ impl PgStore {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT world, bundle_digest, summary::text FROM policy_decisions
+                &client
+                    .prepare_cached(
+                        "SELECT world, bundle_digest, summary::text FROM policy_decisions
                  WHERE message_id = $1 ORDER BY id",
+                    )
+                    .await?,
                 &[&message_id],
             )
             .await?;
@@ -694,7 +762,11 @@ impl PgStore {
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', $1)",
+                &client
+                    .prepare_cached(
+                        "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', $1)",
+                    )
+                    .await?,
                 &[&format!("{id}:{}", payload.len())],
             )
             .await?;

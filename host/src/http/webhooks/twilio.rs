@@ -183,19 +183,20 @@ mod tests {
 
     #[test]
     fn signature_matches_twilios_documented_example() {
-        // From Twilio's security docs: token 12345, this URL and these parameters.
+        // Twilio's published vector (its SDKs' request-validator tests): token 12345,
+        // this URL and these parameters, given out of order.
         let params = [
-            ("CallSid", "CA1234567890ABCDE"),
-            ("Caller", "+12349013030"),
             ("Digits", "1234"),
-            ("From", "+12349013030"),
             ("To", "+18005551212"),
+            ("From", "+14158675309"),
+            ("Caller", "+14158675309"),
+            ("CallSid", "CA1234567890ABCDE"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
         assert_eq!(
             signature("12345", url, &params),
-            "GvWf1cFY/Q7PnoempGyD5oXAezc="
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
         );
     }
 
