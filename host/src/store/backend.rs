@@ -146,14 +146,6 @@ impl Backend {
         dispatch!(self, s => s.set_messages_status(ids, status).await)
     }
 
-    pub async fn set_message_status(
-        &self,
-        id: Uuid,
-        status: MessageStatus,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_message_status(id, status).await)
-    }
-
     pub async fn delivery_update(
         &self,
         carrier: &str,

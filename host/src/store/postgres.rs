@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::migrate::{self, MigrationStatus, POSTGRES};
@@ -40,6 +41,39 @@ const USER_COLUMNS: &str = "id, phone, name, email, preferences, status, age_sta
      first_contact_at, last_disclosure_at, opted_out_at, opted_in_at";
 
 impl PgStore {
+    /// Run one statement (prepared once per connection) on a pooled connection.
+    async fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.execute(&statement, params).await?)
+    }
+
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query(&statement, params).await?)
+    }
+
+    async fn row(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query_one(&statement, params).await?)
+    }
+
+    async fn row_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query_opt(&statement, params).await?)
+    }
+
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
@@ -95,9 +129,8 @@ impl PgStore {
     /// stored skips the user upsert, and of concurrent deliveries of one message the
     /// unique key lets one insert and the others wait for it, then do nothing.
     pub async fn record_inbound(&self, m: &NewInbound<'_>) -> Result<Recorded, StoreError> {
-        let client = self.pool.get().await?;
-        let statement = client
-            .prepare_cached(
+        let row = self
+            .row_opt(
                 "WITH seen AS (
                      SELECT 1 FROM messages WHERE carrier = $4 AND carrier_message_id = $5),
                  u AS (
@@ -112,11 +145,6 @@ impl PgStore {
                      ON CONFLICT (carrier, carrier_message_id) DO NOTHING
                      RETURNING user_id)
                  SELECT u.id, u.created FROM u JOIN m ON m.user_id = u.id",
-            )
-            .await?;
-        let row = client
-            .query_opt(
-                &statement,
                 &[
                     &m.new_user_id,
                     &m.phone_index,
@@ -140,20 +168,16 @@ impl PgStore {
     }
 
     pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>, StoreError> {
-        let client = self.pool.get().await?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        client
-            .query_opt(&sql, &[&id])
+        self.row_opt(&sql, &[&id])
             .await?
             .map(|r| user_row(&r))
             .transpose()
     }
 
     pub async fn user_by_phone_index(&self, index: &[u8]) -> Result<Option<UserRow>, StoreError> {
-        let client = self.pool.get().await?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE phone_index = $1");
-        client
-            .query_opt(&sql, &[&index])
+        self.row_opt(&sql, &[&index])
             .await?
             .map(|r| user_row(&r))
             .transpose()
@@ -166,62 +190,44 @@ impl PgStore {
         status: UserStatus,
         at: SystemTime,
     ) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE users SET status = $2,
+        self.exec(
+            "UPDATE users SET status = $2,
                         opted_out_at = CASE WHEN $2 = 'opted-out' THEN $3 ELSE opted_out_at END,
                         opted_in_at = CASE WHEN $2 = 'active' AND status = 'opted-out' THEN $3
                                            ELSE opted_in_at END,
                         updated_at = now()
                  WHERE id = $1",
-                    )
-                    .await?,
-                &[&id, &status.as_str(), &at],
-            )
-            .await?;
+            &[&id, &status.as_str(), &at],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client.execute(&client.prepare_cached("UPDATE users SET last_disclosure_at = $2, updated_at = now() WHERE id = $1").await?,
-                &[&id, &at],
-            )
-            .await?;
+        self.exec(
+            "UPDATE users SET last_disclosure_at = $2, updated_at = now() WHERE id = $1",
+            &[&id, &at],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE users SET age_status = $2, updated_at = now() WHERE id = $1",
-                    )
-                    .await?,
-                &[&id, &age.as_str()],
-            )
-            .await?;
+        self.exec(
+            "UPDATE users SET age_status = $2, updated_at = now() WHERE id = $1",
+            &[&id, &age.as_str()],
+        )
+        .await?;
         Ok(())
     }
 
     /// `sealed` is sealed for `users.preferences` of `id`.
     pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE users SET preferences = $2, updated_at = now() WHERE id = $1",
-                    )
-                    .await?,
-                &[&id, &sealed],
-            )
-            .await?;
+        self.exec(
+            "UPDATE users SET preferences = $2, updated_at = now() WHERE id = $1",
+            &[&id, &sealed],
+        )
+        .await?;
         Ok(())
     }
 
@@ -231,17 +237,12 @@ impl PgStore {
         user_id: Uuid,
         limit: i64,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT id, direction, body, status, created_at, carrier FROM (
+        let rows = self
+            .rows(
+                "SELECT id, direction, body, status, created_at, carrier FROM (
                      SELECT * FROM messages WHERE user_id = $1
                      ORDER BY created_at DESC, id DESC LIMIT $2) newest
                  ORDER BY created_at, id",
-                    )
-                    .await?,
                 &[&user_id, &limit],
             )
             .await?;
@@ -312,9 +313,10 @@ impl PgStore {
         lease: Duration,
         quiet: Duration,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let client = self.pool.get().await?;
         let (lease_ms, quiet_ms) = (lease.as_millis() as f64, quiet.as_millis() as f64);
-        let rows = client.query(&client.prepare_cached("UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
+        let rows = self
+            .rows(
+                "UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
                  WHERE id IN (
                      SELECT user_id FROM messages
                      WHERE direction = 'in' AND status IN ('received', 'processing')
@@ -324,7 +326,7 @@ impl PgStore {
                      ORDER BY min(created_at)
                      LIMIT $1)
                    AND (busy_until IS NULL OR busy_until < now())
-                 RETURNING id").await?,
+                 RETURNING id",
                 &[&limit, &lease_ms, &quiet_ms],
             )
             .await?;
@@ -332,30 +334,18 @@ impl PgStore {
     }
 
     pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached("UPDATE users SET busy_until = NULL WHERE id = $1")
-                    .await?,
-                &[&user],
-            )
+        self.exec("UPDATE users SET busy_until = NULL WHERE id = $1", &[&user])
             .await?;
         Ok(())
     }
 
     /// The user's inbound messages not yet answered, oldest first.
     pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT id, direction, body, status, created_at, carrier FROM messages
+        let rows = self
+            .rows(
+                "SELECT id, direction, body, status, created_at, carrier FROM messages
                  WHERE user_id = $1 AND direction = 'in' AND status IN ('received', 'processing')
                  ORDER BY created_at, id",
-                    )
-                    .await?,
                 &[&user],
             )
             .await?;
@@ -375,15 +365,10 @@ impl PgStore {
 
     /// Inbound messages from the user since `since` (for the daily limit).
     pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
-        let client = self.pool.get().await?;
-        Ok(client
-            .query_one(
-                &client
-                    .prepare_cached(
-                        "SELECT count(*) FROM messages
+        Ok(self
+            .row(
+                "SELECT count(*) FROM messages
                  WHERE user_id = $1 AND direction = 'in' AND created_at >= $2",
-                    )
-                    .await?,
                 &[&user, &since],
             )
             .await?
@@ -395,36 +380,11 @@ impl PgStore {
         ids: &[Uuid],
         status: MessageStatus,
     ) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE messages SET status = $2, updated_at = now() WHERE id = ANY($1)",
-                    )
-                    .await?,
-                &[&ids, &status.as_str()],
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_message_status(
-        &self,
-        id: Uuid,
-        status: MessageStatus,
-    ) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE messages SET status = $2, updated_at = now() WHERE id = $1",
-                    )
-                    .await?,
-                &[&id, &status.as_str()],
-            )
-            .await?;
+        self.exec(
+            "UPDATE messages SET status = $2, updated_at = now() WHERE id = ANY($1)",
+            &[&ids, &status.as_str()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -435,15 +395,10 @@ impl PgStore {
         carrier_message_id: &str,
         status: MessageStatus,
     ) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        let n = client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE messages SET status = $3, updated_at = now()
+        let n = self
+            .exec(
+                "UPDATE messages SET status = $3, updated_at = now()
                  WHERE carrier = $1 AND carrier_message_id = $2 AND direction = 'out'",
-                    )
-                    .await?,
                 &[&carrier, &carrier_message_id, &status.as_str()],
             )
             .await?;
@@ -452,15 +407,10 @@ impl PgStore {
 
     /// Remember a webhook delivery; true the first time it is seen.
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        let n = client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
+        let n = self
+            .exec(
+                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
                  ON CONFLICT DO NOTHING",
-                    )
-                    .await?,
                 &[&provider, &event_id],
             )
             .await?;
@@ -471,13 +421,10 @@ impl PgStore {
     /// skipped, and a claimed row is not due again until its lease ends (so a worker
     /// that dies mid-send is retried, not lost).
     pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
-        let client = self.pool.get().await?;
         let lease_ms = lease.as_millis() as f64;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "WITH claimed AS (
+        let rows = self
+            .rows(
+                "WITH claimed AS (
                      UPDATE outbox SET attempts = attempts + 1,
                             next_attempt_at = now() + $2::float8 * interval '1 millisecond'
                      WHERE id IN (
@@ -492,8 +439,6 @@ impl PgStore {
                         u.status, coalesce(m.purpose, 'reply')
                  FROM claimed c JOIN messages m ON m.id = c.message_id
                                 JOIN users u ON u.id = c.user_id",
-                    )
-                    .await?,
                 &[&limit, &lease_ms],
             )
             .await?;
@@ -520,64 +465,46 @@ impl PgStore {
         id: Uuid,
         carrier_message_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute(&tx.prepare_cached("WITH sent AS (UPDATE outbox SET sent_at = now() WHERE id = $1 RETURNING message_id)
+        // One statement: atomic without an explicit transaction.
+        self.exec(
+            "WITH sent AS (UPDATE outbox SET sent_at = now() WHERE id = $1 RETURNING message_id)
              UPDATE messages SET status = 'sent', updated_at = now(),
                     carrier_message_id = coalesce($2, carrier_message_id)
-             WHERE id = (SELECT message_id FROM sent)").await?,
+             WHERE id = (SELECT message_id FROM sent)",
             &[&id, &carrier_message_id],
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
     /// The attempt failed; try again at `at`.
     pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
-                    )
-                    .await?,
-                &[&id, &error, &at],
-            )
-            .await?;
+        self.exec(
+            "UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
+            &[&id, &error, &at],
+        )
+        .await?;
         Ok(())
     }
 
     /// Give up on a row: it is kept, marked dead, and its message marked failed.
     pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "WITH dead AS (UPDATE outbox SET last_error = $2, dead_lettered_at = now()
+        self.exec(
+            "WITH dead AS (UPDATE outbox SET last_error = $2, dead_lettered_at = now()
                                WHERE id = $1 RETURNING message_id)
                  UPDATE messages SET status = 'failed', updated_at = now()
                  WHERE id = (SELECT message_id FROM dead)",
-                    )
-                    .await?,
-                &[&id, &error],
-            )
-            .await?;
+            &[&id, &error],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn dead_letters(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT id, coalesce(last_error, '') FROM outbox
+        let rows = self
+            .rows(
+                "SELECT id, coalesce(last_error, '') FROM outbox
                  WHERE dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at",
-                    )
-                    .await?,
                 &[],
             )
             .await?;
@@ -585,36 +512,31 @@ impl PgStore {
     }
 
     pub async fn record_crisis_event(&self, e: &NewCrisisEvent<'_>) -> Result<Uuid, StoreError> {
-        let client = self.pool.get().await?;
         let id = Uuid::new_v4();
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "INSERT INTO crisis_events (id, user_id, message_id, severity, categories,
+        self.exec(
+            "INSERT INTO crisis_events (id, user_id, message_id, severity, categories,
                                             bundle_digest, fallback)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .await?,
-                &[
-                    &id,
-                    &e.user_id,
-                    &e.message_id,
-                    &e.severity,
-                    &e.categories,
-                    &e.bundle_digest,
-                    &e.fallback,
-                ],
-            )
-            .await?;
+            &[
+                &id,
+                &e.user_id,
+                &e.message_id,
+                &e.severity,
+                &e.categories,
+                &e.bundle_digest,
+                &e.fallback,
+            ],
+        )
+        .await?;
         Ok(id)
     }
 
     pub async fn crisis_events(&self, user_id: Uuid) -> Result<Vec<CrisisEventRow>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client.query(&client.prepare_cached("SELECT id, user_id, message_id, severity, categories, bundle_digest, fallback,
+        let rows = self
+            .rows(
+                "SELECT id, user_id, message_id, severity, categories, bundle_digest, fallback,
                         review_state
-                 FROM crisis_events WHERE user_id = $1 ORDER BY created_at, id").await?,
+                 FROM crisis_events WHERE user_id = $1 ORDER BY created_at, id",
                 &[&user_id],
             )
             .await?;
@@ -642,25 +564,20 @@ impl PgStore {
         bundle_digest: Option<&str>,
         at: SystemTime,
     ) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client.execute(&client.prepare_cached("INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5)").await?,
-                &[&user_id, &event.as_str(), &detail, &bundle_digest, &at],
-            )
-            .await?;
+        self.exec(
+            "INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            &[&user_id, &event.as_str(), &detail, &bundle_digest, &at],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT event, detail, bundle_digest, occurred_at FROM compliance_log
+        let rows = self
+            .rows(
+                "SELECT event, detail, bundle_digest, occurred_at FROM compliance_log
                  WHERE user_id = $1 ORDER BY id",
-                    )
-                    .await?,
                 &[&user_id],
             )
             .await?;
@@ -680,19 +597,19 @@ impl PgStore {
         &self,
         d: &NewPolicyDecision<'_>,
     ) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
         let summary = d.summary.to_string();
-        client.execute(&client.prepare_cached("INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb)").await?,
-                &[
-                    &d.message_id,
-                    &d.world,
-                    &d.bundle_digest,
-                    &d.fallback,
-                    &summary,
-                ],
-            )
-            .await?;
+        self.exec(
+            "INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+            &[
+                &d.message_id,
+                &d.world,
+                &d.bundle_digest,
+                &d.fallback,
+                &summary,
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -701,15 +618,10 @@ impl PgStore {
         &self,
         message_id: Uuid,
     ) -> Result<Vec<(String, Option<String>, serde_json::Value)>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &client
-                    .prepare_cached(
-                        "SELECT world, bundle_digest, summary::text FROM policy_decisions
+        let rows = self
+            .rows(
+                "SELECT world, bundle_digest, summary::text FROM policy_decisions
                  WHERE message_id = $1 ORDER BY id",
-                    )
-                    .await?,
                 &[&message_id],
             )
             .await?;
@@ -759,17 +671,11 @@ impl PgStore {
 
     /// A raw single-row INSERT through the pool (the benchmark's baseline).
     pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                &client
-                    .prepare_cached(
-                        "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', $1)",
-                    )
-                    .await?,
-                &[&format!("{id}:{}", payload.len())],
-            )
-            .await?;
+        self.exec(
+            "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', $1)",
+            &[&format!("{id}:{}", payload.len())],
+        )
+        .await?;
         Ok(())
     }
 }

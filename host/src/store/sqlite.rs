@@ -431,21 +431,6 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn set_message_status(
-        &self,
-        id: Uuid,
-        status: MessageStatus,
-    ) -> Result<(), StoreError> {
-        self.with(move |c| {
-            c.execute(
-                "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, status.as_str(), now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     pub async fn delivery_update(
         &self,
         carrier: &str,
