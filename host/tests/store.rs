@@ -654,27 +654,44 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
     );
     let texts: Vec<_> = f
         .store
-        .pending_inbound(a)
+        .take_pending(a)
         .await
         .unwrap()
         .into_iter()
         .map(|(t, _)| t.text)
         .collect();
     assert_eq!(texts, ["first", "second"]);
+    let statuses: Vec<_> = db
+        .recent_messages(a, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [MessageStatus::Processing; 2],
+        "taken texts are processing"
+    );
 
     // b is answered and released; a's worker dies (its lease runs out).
     let b_pending: Vec<Uuid> = f
         .store
-        .pending_inbound(b)
+        .take_pending(b)
         .await
         .unwrap()
         .iter()
         .map(|(t, _)| t.message_id)
         .collect();
-    db.set_messages_status(&b_pending, MessageStatus::Replied)
+    db.finish_conversation(b, &b_pending).await.unwrap();
+    let statuses: Vec<_> = db
+        .recent_messages(b, 10)
         .await
-        .unwrap();
-    db.release_conversation(b).await.unwrap();
+        .unwrap()
+        .iter()
+        .map(|m| m.status)
+        .collect();
+    assert_eq!(statuses, [MessageStatus::Replied]);
     assert!(
         db.claim_conversations(10, lease, Duration::ZERO)
             .await

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::Pipeline;
 use crate::policy::{Decided, PromptInput};
 use crate::store::{
-    AgeStatus, ComplianceEvent, MessageStatus, NewCrisisEvent, NewPolicyDecision, Purpose,
-    StoreError, Tier, Turn, User, UserStatus,
+    AgeStatus, ComplianceEvent, NewCrisisEvent, NewPolicyDecision, Purpose, StoreError, Tier, Turn,
+    User, UserStatus,
 };
 
 fn policy_age(a: AgeStatus) -> PolicyAge {
@@ -66,23 +66,22 @@ impl Pipeline {
     /// conversation. An error leaves the messages pending: the lease runs out and the
     /// conversation is processed again, queuing nothing twice.
     pub async fn process(&self, user_id: Uuid) -> Result<(), StoreError> {
-        let result = self.answer(user_id).await;
-        self.store.db().release_conversation(user_id).await?;
-        result
+        let answered = self.answer(user_id).await;
+        if !matches!(answered, Ok(true)) {
+            self.store.db().release_conversation(user_id).await?;
+        }
+        answered.map(drop)
     }
 
-    async fn answer(&self, user_id: Uuid) -> Result<(), StoreError> {
-        let pending = self.store.pending_inbound(user_id).await?;
+    /// True when the turn was answered and the conversation released.
+    async fn answer(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let pending = self.store.take_pending(user_id).await?;
         let Some((first, carrier)) = pending.first().map(|(t, c)| (t.message_id, c.clone())) else {
-            return Ok(());
+            return Ok(false);
         };
         let ids: Vec<Uuid> = pending.iter().map(|(t, _)| t.message_id).collect();
-        self.store
-            .db()
-            .set_messages_status(&ids, MessageStatus::Processing)
-            .await?;
         let Some(user) = self.store.user(user_id).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let now = self.clock.now();
         let text = pending
@@ -216,11 +215,8 @@ impl Pipeline {
                 }
             }
         }
-        self.store
-            .db()
-            .set_messages_status(&ids, MessageStatus::Replied)
-            .await?;
-        Ok(())
+        self.store.db().finish_conversation(user_id, &ids).await?;
+        Ok(true)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -234,7 +230,8 @@ impl Pipeline {
         disclose: bool,
         digest: &Option<String>,
     ) -> Result<(), StoreError> {
-        let preferences = self.memory.preferences(job.user.id).await?;
+        // The user row was just read: its preferences are the freshest copy.
+        let preferences = job.user.preferences.clone().unwrap_or_default();
         let facts = facts(&preferences);
         let request = self.policies.build(&PromptInput {
             message: inbound,

@@ -130,20 +130,16 @@ impl Backend {
         dispatch!(self, s => s.release_conversation(user).await)
     }
 
-    pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
-        dispatch!(self, s => s.pending_inbound(user).await)
+    pub async fn take_pending(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
+        dispatch!(self, s => s.take_pending(user).await)
+    }
+
+    pub async fn finish_conversation(&self, user: Uuid, ids: &[Uuid]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.finish_conversation(user, ids).await)
     }
 
     pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
         dispatch!(self, s => s.inbound_since(user, since).await)
-    }
-
-    pub async fn set_messages_status(
-        &self,
-        ids: &[Uuid],
-        status: MessageStatus,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_messages_status(ids, status).await)
     }
 
     pub async fn delivery_update(

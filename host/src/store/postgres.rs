@@ -340,16 +340,19 @@ impl PgStore {
     }
 
     /// The user's inbound messages not yet answered, oldest first.
-    pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
+    /// Take the user's unanswered texts for this turn: marked processing, returned
+    /// oldest first (one statement).
+    pub async fn take_pending(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
         let rows = self
             .rows(
-                "SELECT id, direction, body, status, created_at, carrier FROM messages
+                "UPDATE messages SET status = 'processing', updated_at = now()
                  WHERE user_id = $1 AND direction = 'in' AND status IN ('received', 'processing')
-                 ORDER BY created_at, id",
+                 RETURNING id, direction, body, status, created_at, carrier",
                 &[&user],
             )
             .await?;
-        rows.iter()
+        let mut out = rows
+            .iter()
             .map(|r| {
                 Ok(MessageRow {
                     id: r.get(0),
@@ -360,7 +363,21 @@ impl PgStore {
                     carrier: r.get(5),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|m| (m.created_at, m.id));
+        Ok(out)
+    }
+
+    /// The turn is answered: its texts are replied and the conversation released.
+    pub async fn finish_conversation(&self, user: Uuid, ids: &[Uuid]) -> Result<(), StoreError> {
+        self.exec(
+            "WITH done AS (UPDATE messages SET status = 'replied', updated_at = now()
+                           WHERE id = ANY($2))
+             UPDATE users SET busy_until = NULL WHERE id = $1",
+            &[&user, &ids],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Inbound messages from the user since `since` (for the daily limit).
@@ -373,19 +390,6 @@ impl PgStore {
             )
             .await?
             .get(0))
-    }
-
-    pub async fn set_messages_status(
-        &self,
-        ids: &[Uuid],
-        status: MessageStatus,
-    ) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE messages SET status = $2, updated_at = now() WHERE id = ANY($1)",
-            &[&ids, &status.as_str()],
-        )
-        .await?;
-        Ok(())
     }
 
     /// A carrier's delivery report; false when no message has that carrier id.

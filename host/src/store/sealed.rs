@@ -275,10 +275,10 @@ impl Store {
         Ok(outbox.map(|o| (message_id, o)))
     }
 
-    /// The user's unanswered inbound texts, oldest first, opened, with the carrier
-    /// each came through.
-    pub async fn pending_inbound(&self, user_id: Uuid) -> Result<Vec<(Turn, String)>, StoreError> {
-        let rows = self.backend.pending_inbound(user_id).await?;
+    /// Take the user's unanswered texts for this turn (marked processing), oldest
+    /// first, opened, with the carrier each came through.
+    pub async fn take_pending(&self, user_id: Uuid) -> Result<Vec<(Turn, String)>, StoreError> {
+        let rows = self.backend.take_pending(user_id).await?;
         rows.into_iter()
             .map(|m| {
                 let turn = Turn {

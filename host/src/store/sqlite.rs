@@ -365,34 +365,58 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn pending_inbound(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
+    pub async fn take_pending(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, body, status, created_at, carrier FROM messages
+                "UPDATE messages SET status = 'processing', updated_at = ?2
                  WHERE user_id = ?1 AND direction = 'in' AND status IN ('received', 'processing')
-                 ORDER BY created_at, rowid",
+                 RETURNING id, body, status, created_at, carrier, rowid",
             )?;
-            let rows = stmt.query_map(params![user], |r| {
+            let rows = stmt.query_map(params![user, now_ms()], |r| {
                 Ok((
                     r.get::<_, Uuid>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
                 ))
             })?;
-            rows.map(|row| {
-                let (id, body, status, created, carrier) = row?;
-                Ok(MessageRow {
-                    id,
-                    carrier,
-                    direction: Direction::In,
-                    body,
-                    status: MessageStatus::parse(&status)?,
-                    created_at: from_millis(created),
+            let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+            rows.sort_by_key(|r| (r.3, r.5));
+            rows.into_iter()
+                .map(|(id, body, status, created, carrier, _)| {
+                    Ok(MessageRow {
+                        id,
+                        carrier,
+                        direction: Direction::In,
+                        body,
+                        status: MessageStatus::parse(&status)?,
+                        created_at: from_millis(created),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
+    }
+
+    pub async fn finish_conversation(&self, user: Uuid, ids: &[Uuid]) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            for id in ids {
+                tx.execute(
+                    "UPDATE messages SET status = 'replied', updated_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+            }
+            tx.execute(
+                "UPDATE users SET busy_until = NULL WHERE id = ?1",
+                params![user],
+            )?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -406,27 +430,6 @@ impl SqliteStore {
                 params![user, since],
                 |r| r.get(0),
             )?)
-        })
-        .await
-    }
-
-    pub async fn set_messages_status(
-        &self,
-        ids: &[Uuid],
-        status: MessageStatus,
-    ) -> Result<(), StoreError> {
-        let ids = ids.to_vec();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            for id in ids {
-                tx.execute(
-                    "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id, status.as_str(), now],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
         })
         .await
     }
