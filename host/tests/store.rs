@@ -785,3 +785,31 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_row_that_does_not_open_is_dead_lettered_alone() {
+    for f in [Fixture::postgres().await, Fixture::embedded().await] {
+        let (user, _) = user_of(&f, "+15550000031", "m1", "hi").await;
+        let (bad, _) = f
+            .store
+            .queue_reply(user, "bandwidth", "one", 1)
+            .await
+            .unwrap();
+        f.store
+            .queue_reply(user, "bandwidth", "two", 1)
+            .await
+            .unwrap();
+        let mut body = f.raw_get("messages", "body", bad).await;
+        let last = body.len() - 1;
+        body[last] ^= 1;
+        f.raw_set("messages", "body", bad, &body).await;
+        let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
+            ["two"]
+        );
+        let dead = f.store.db().dead_letters().await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(dead[0].1.contains("messages.body"), "{dead:?}");
+    }
+}

@@ -293,16 +293,23 @@ impl Store {
     }
 
     /// Claim due outbox rows (see `Backend::claim`) and open what to send.
+    /// A row that no longer opens (tampered with, or sealed with a key since removed)
+    /// is dead-lettered with the reason instead of holding up the others.
     pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Outgoing>, StoreError> {
         let rows = self.backend.claim(limit, lease).await?;
-        rows.into_iter()
-            .map(|c| {
-                Ok(Outgoing {
-                    to: text(self.unseal("users", "phone", c.user_id, &c.phone)?, "phone")?,
-                    text: text(
-                        self.unseal("messages", "body", c.message_id, &c.body)?,
-                        "body",
-                    )?,
+        let mut out = Vec::with_capacity(rows.len());
+        for c in rows {
+            let opened = self
+                .unseal("users", "phone", c.user_id, &c.phone)
+                .and_then(|p| text(p, "phone"))
+                .and_then(|to| {
+                    let body = self.unseal("messages", "body", c.message_id, &c.body)?;
+                    Ok((to, text(body, "body")?))
+                });
+            match opened {
+                Ok((to, text)) => out.push(Outgoing {
+                    to,
+                    text,
                     outbox_id: c.id,
                     message_id: c.message_id,
                     user_id: c.user_id,
@@ -310,8 +317,13 @@ impl Store {
                     attempts: c.attempts,
                     user_status: c.user_status,
                     purpose: c.purpose,
-                })
-            })
-            .collect()
+                }),
+                Err(e) => {
+                    tracing::error!(outbox = %c.id, error = %e, "an outbox row does not open; dead-lettered");
+                    self.backend.dead_letter(c.id, &e.to_string()).await?;
+                }
+            }
+        }
+        Ok(out)
     }
 }
