@@ -14,6 +14,9 @@ RUN scripts/build-policies \
        done
 
 FROM debian:bookworm-slim
+# TLS to the carriers and model providers verifies against the system's CA roots.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --home /var/lib/jules --create-home jules
 COPY --from=build /out/jules /usr/local/bin/jules
 COPY --from=build /out/policies /usr/share/jules/policies

@@ -36,7 +36,7 @@ pub fn policy_dir() -> PathBuf {
             "\"require-age-verification\": false",
         );
         std::fs::write(&config, text).unwrap();
-        // Corpora are not needed to serve; the manifest must not point at them.
+        // Serving never reads corpora; they are not copied, so the manifests drop them.
         for name in ["crisis", "compliance", "prompt"] {
             let m = dir.join(name).join("bundle.toml");
             let text = std::fs::read_to_string(&m).unwrap();
