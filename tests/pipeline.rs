@@ -447,3 +447,47 @@ async fn twilio_signatures_are_checked() {
         "answered through the carrier it came from"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_in_quick_succession_are_one_turn() {
+    let app = TestApp::start(Options {
+        quiet: Duration::from_millis(400),
+        ..Options::default()
+    })
+    .await;
+    let me = "+15557770013";
+    app.text("co-1", me, "so today").await;
+    app.text("co-2", me, "my sister called").await;
+    app.text("co-3", me, "and we finally talked").await;
+    app.settle().await;
+    assert_eq!(app.anthropic.count(), 1, "one model call for the burst");
+    assert_eq!(app.sent_to(me).len(), 1, "one reply");
+    let body = app.anthropic.seen()[0].json();
+    let last = body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (a, b, c) = (
+        last.find("so today").unwrap(),
+        last.find("my sister called").unwrap(),
+        last.find("finally talked").unwrap(),
+    );
+    assert!(a < b && b < c, "in the order sent: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_does_not_answer_in_time_is_left_for_the_next() {
+    let app = TestApp::start(Options {
+        llm_timeout: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    app.anthropic
+        .script((0..3).map(|_| anthropic_reply("too late").after(Duration::from_secs(2))));
+    app.text("t-1", "+15557770014", "hello").await;
+    app.settle().await;
+    assert_eq!(app.anthropic.count(), 3, "timed out, retried twice");
+    let sent = app.sent_to("+15557770014");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].contains("GPT here"), "OpenAI answered: {sent:?}");
+}

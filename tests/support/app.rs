@@ -57,6 +57,7 @@ pub struct Options {
     pub quiet: Duration,
     pub alerts: bool,
     pub retry_base: Duration,
+    pub llm_timeout: Duration,
 }
 
 impl Default for Options {
@@ -70,6 +71,7 @@ impl Default for Options {
             quiet: Duration::ZERO,
             alerts: true,
             retry_base: Duration::from_millis(20),
+            llm_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -150,7 +152,7 @@ impl TestApp {
         }
         s.llm.providers = providers;
         s.llm.retry.base = Duration::from_millis(20);
-        s.llm.timeout = Duration::from_secs(5);
+        s.llm.timeout = o.llm_timeout;
         s.pipeline.quiet = o.quiet;
         s.pipeline.lease = o.lease;
         s.pipeline.poll = Duration::from_millis(20);
