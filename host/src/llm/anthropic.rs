@@ -3,7 +3,7 @@
 use jules_policy_model::{LlmRequest, Role};
 use serde_json::{Value, json};
 
-use super::retry::{Failure, retry_after};
+use super::retry::Failure;
 
 #[derive(Debug, Clone)]
 pub struct Anthropic {
@@ -37,20 +37,12 @@ impl Anthropic {
 
     pub async fn call(&self, http: &reqwest::Client, req: &LlmRequest) -> Result<String, Failure> {
         let url = format!("{}/v1/messages", self.base_url.trim_end_matches('/'));
-        let sent = http
+        let request = http
             .post(url)
             .header("x-api-key", &self.api_key)
             .header("anthropic-version", "2023-06-01")
-            .json(&self.body(req))
-            .send()
-            .await;
-        let resp = sent.map_err(|e| Failure::Retryable {
-            reason: format!("anthropic: {}", super::transport(&e)),
-            retry_after: None,
-        })?;
-        let status = resp.status();
-        let after = retry_after(resp.headers());
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+            .json(&self.body(req));
+        let (status, after, body) = super::exchange("anthropic", request).await?;
         if status.is_success() {
             let text: String = body["content"]
                 .as_array()

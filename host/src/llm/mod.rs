@@ -111,6 +111,22 @@ fn classify(status: u16, kind: &str, reason: String, after: Option<Duration>) ->
     }
 }
 
+/// Send a provider request: the status, the server's retry-after, the JSON body (null
+/// when it is not JSON). A transport failure is retryable.
+async fn exchange(
+    provider: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, Option<Duration>, serde_json::Value), Failure> {
+    let resp = request.send().await.map_err(|e| Failure::Retryable {
+        reason: format!("{provider}: {}", transport(&e)),
+        retry_after: None,
+    })?;
+    let status = resp.status();
+    let after = retry::retry_after(resp.headers());
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Ok((status, after, body))
+}
+
 fn transport(e: &reqwest::Error) -> String {
     let mut s = if e.is_timeout() {
         "timed out".to_string()

@@ -3,7 +3,7 @@
 use jules_policy_model::{LlmRequest, Role};
 use serde_json::{Value, json};
 
-use super::retry::{Failure, retry_after};
+use super::retry::Failure;
 
 #[derive(Debug, Clone)]
 pub struct OpenAi {
@@ -35,19 +35,11 @@ impl OpenAi {
             "{}/v1/chat/completions",
             self.base_url.trim_end_matches('/')
         );
-        let sent = http
+        let request = http
             .post(url)
             .bearer_auth(&self.api_key)
-            .json(&self.body(req))
-            .send()
-            .await;
-        let resp = sent.map_err(|e| Failure::Retryable {
-            reason: format!("openai: {}", super::transport(&e)),
-            retry_after: None,
-        })?;
-        let status = resp.status();
-        let after = retry_after(resp.headers());
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+            .json(&self.body(req));
+        let (status, after, body) = super::exchange("openai", request).await?;
         if status.is_success() {
             return match body["choices"][0]["message"]["content"].as_str() {
                 Some(t) if !t.trim().is_empty() => Ok(t.to_string()),

@@ -57,9 +57,10 @@ impl Pipeline {
                 .await
             }
             Err(SendError::Retryable(reason)) if row.attempts < self.settings.max_attempts => {
+                // The real clock: the database compares due times with its own now().
                 let wait = self.outbox_delay(row.attempts);
                 tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "send failed; will retry");
-                db.retry_at(row.outbox_id, &reason, self.clock_now() + wait)
+                db.retry_at(row.outbox_id, &reason, std::time::SystemTime::now() + wait)
                     .await
             }
             Err(e) => {
@@ -67,10 +68,5 @@ impl Pipeline {
                 db.dead_letter(row.outbox_id, &e.to_string()).await
             }
         }
-    }
-
-    /// Outbox timing uses the real clock: the database compares against its own now().
-    fn clock_now(&self) -> std::time::SystemTime {
-        std::time::SystemTime::now()
     }
 }

@@ -269,7 +269,7 @@ impl PolicyRuntime {
 
     /// The escalation response of the active crisis bundle's config (or the built-in
     /// one): readable even when the component itself fails.
-    pub fn crisis_response(&self) -> jules_crisis::Response {
+    pub fn crisis_response(&self) -> Arc<jules_crisis::Response> {
         let from = |b: &super::baseline::Baseline| match b {
             super::baseline::Baseline::Crisis(d) => Some(d.response().clone()),
             _ => None,

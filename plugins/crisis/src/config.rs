@@ -235,7 +235,8 @@ pub(crate) struct Config {
     pub(crate) escalators: Vec<Escalator>,
     pub(crate) guards: Vec<Guard>,
     pub(crate) matcher: Matcher,
-    pub(crate) response: Response,
+    /// Shared: the host reads it for every message.
+    pub(crate) response: std::sync::Arc<Response>,
 }
 
 fn element<T: DeserializeOwned>(what: &str, v: serde_json::Value) -> Result<T, String> {
@@ -272,7 +273,7 @@ impl Config {
     pub(crate) fn from_json(json: &str) -> Result<Config, String> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| format!("config: {e}"))?;
         let _ = raw.note;
-        let response = response(raw.response)?;
+        let response = std::sync::Arc::new(response(raw.response)?);
         if raw.version != 1 {
             return Err(format!(
                 "version: {} is not supported (expected 1)",

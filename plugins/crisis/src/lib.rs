@@ -42,7 +42,7 @@ impl Detector {
     }
 
     /// What the host does at escalation (the config's `response`).
-    pub fn response(&self) -> &Response {
+    pub fn response(&self) -> &std::sync::Arc<Response> {
         &self.config.response
     }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{Refusal, valid_number};
+use super::{Refusal, same, valid_number};
 use crate::http::AppState;
 use crate::store::{MessageStatus, Recorded};
 
@@ -55,13 +55,7 @@ fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Re
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     );
-    let ok = given.as_bytes().len() == expected.len()
-        && given
-            .as_bytes()
-            .iter()
-            .zip(expected.as_bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let ok = same(given.as_bytes(), expected.as_bytes());
     if ok {
         Ok(())
     } else {

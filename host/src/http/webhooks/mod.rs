@@ -41,6 +41,12 @@ impl From<crate::store::StoreError> for Refusal {
     }
 }
 
+/// Equal, compared in time independent of where the inputs differ (credentials and
+/// signatures).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A plausible phone number or short code: `+` and digits, or digits only.
 pub fn valid_number(n: &str) -> bool {
     let digits = n.strip_prefix('+').unwrap_or(n);
