@@ -119,4 +119,5 @@ impl Drop for TestDatabase {
 pub mod app;
 pub mod fakes;
 pub mod redis;
+#[macro_use]
 pub mod store;

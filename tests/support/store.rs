@@ -3,14 +3,35 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use jules::crypto::{BlindIndex, KeyOrigin, KeyRing, Secrets};
 use jules::store::postgres::PgStore;
 use jules::store::sqlite::SqliteStore;
-use jules::store::{Backend, Store};
+use jules::store::{Backend, Recorded, Store};
 use uuid::Uuid;
 
 use super::TestDatabase;
+
+/// Each named `async fn(Fixture)` becomes two tests: on a fresh Postgres database and on a
+/// fresh embedded file.
+#[allow(unused_macros)]
+macro_rules! suite {
+    ($($test:ident),+ $(,)?) => {
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::$test(super::Fixture::postgres().await).await
+            })+
+        }
+        mod embedded {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::$test(super::Fixture::embedded().await).await
+            })+
+        }
+    };
+}
 
 pub fn secrets(keys: &str) -> Arc<Secrets> {
     Arc::new(Secrets {
@@ -66,6 +87,22 @@ impl Fixture {
             store: Store::new(backend, secrets(&keys)),
             raw: Raw::Embedded { file, _dir: dir },
             keys,
+        }
+    }
+
+    /// Record an inbound Bandwidth text from `phone`, now.
+    pub async fn inbound(&self, phone: &str, carrier_id: &str, text: &str) -> (Recorded, Uuid) {
+        self.store
+            .record_inbound("bandwidth", carrier_id, phone, text, 1, SystemTime::now())
+            .await
+            .unwrap()
+    }
+
+    /// Record a text that must be new; (user id, message id).
+    pub async fn user_of(&self, phone: &str, carrier_id: &str, text: &str) -> (Uuid, Uuid) {
+        match self.inbound(phone, carrier_id, text).await {
+            (Recorded::Stored { user_id, .. }, message_id) => (user_id, message_id),
+            other => panic!("{carrier_id} is new: {other:?}"),
         }
     }
 

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::Pipeline;
 use crate::policy::{Decided, PromptInput};
 use crate::store::{
-    AgeStatus, ComplianceEvent, NewCrisisEvent, NewPolicyDecision, Purpose, StoreError, Tier, Turn,
-    User, UserStatus,
+    AgeStatus, ComplianceEntry, ComplianceEvent, Decision, NewCrisisEvent, OpenTurn, Purpose,
+    StoreError, Tier, Turn, TurnOutcome, User, UserStatus,
 };
 
 fn policy_age(a: AgeStatus) -> PolicyAge {
@@ -73,17 +73,24 @@ impl Pipeline {
         answered.map(drop)
     }
 
-    /// True when the turn was answered and the conversation released.
+    /// True when the turn was answered and the conversation released. The turn is read
+    /// in one go and written in one transaction at its end; only crisis resources (and
+    /// the crisis event) are written the moment they are known.
     async fn answer(&self, user_id: Uuid) -> Result<bool, StoreError> {
-        let pending = self.store.take_pending(user_id).await?;
+        let now = self.clock.now();
+        let Some(OpenTurn {
+            user,
+            pending,
+            inbound_since,
+            has_history,
+        }) = self.store.open_turn(user_id, start_of_day(now)).await?
+        else {
+            return Ok(false);
+        };
         let Some((first, carrier)) = pending.first().map(|(t, c)| (t.message_id, c.clone())) else {
             return Ok(false);
         };
         let ids: Vec<Uuid> = pending.iter().map(|(t, _)| t.message_id).collect();
-        let Some(user) = self.store.user(user_id).await? else {
-            return Ok(false);
-        };
-        let now = self.clock.now();
         let text = pending
             .iter()
             .map(|(t, _)| t.text.as_str())
@@ -94,23 +101,21 @@ impl Pipeline {
             // The pipeline's clock (injectable), not the database's.
             received_at: crate::store::millis(now),
         };
-        let history: Vec<Turn> = self
-            .memory
-            .recent_turns(user_id)
-            .await?
-            .into_iter()
-            .filter(|t| !ids.contains(&t.message_id))
-            .collect();
+        let history: Vec<Turn> = if has_history {
+            self.memory
+                .recent_turns(user_id)
+                .await?
+                .into_iter()
+                .filter(|t| !ids.contains(&t.message_id))
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Remember this turn's texts now, so the reply lands after them.
         for (turn, _) in &pending {
             self.memory.remember(user_id, turn).await;
         }
         let recent: Vec<PolicyTurn> = history.iter().map(policy_turn).collect();
-        let today = self
-            .store
-            .db()
-            .inbound_since(user_id, start_of_day(now))
-            .await?;
         let context = UserContext {
             age: policy_age(user.age_status),
             opted_out: user.status == UserStatus::OptedOut,
@@ -123,157 +128,158 @@ impl Pipeline {
             first_contact: history.is_empty() && user.last_disclosure_at.is_none(),
             locale: user.locale.clone(),
             // Texts before this turn: the daily limit counts what was already answered.
-            messages_today: (today - ids.len() as i64).max(0) as u32,
+            messages_today: (inbound_since - ids.len() as i64).max(0) as u32,
         };
         let job = Job {
             user: &user,
             first,
             carrier: &carrier,
-            now,
+        };
+        let mut out = TurnOutcome {
+            user_id,
+            carrier: carrier.clone(),
+            texts: ids,
+            at: now,
+            decisions: Vec::new(),
+            replies: Vec::new(),
+            compliance: Vec::new(),
+            status: None,
+            age_status: None,
+            disclosed: false,
         };
 
         let assessment = self.policies.assess(&inbound, &context, &recent);
-        self.decided(first, "crisis-detector", &assessment, |a| {
+        out.decisions.push(decision("crisis-detector", &assessment, |a| {
             json!({"severity": a.severity.as_str(), "categories": a.categories, "evidence": a.evidence.len()})
-        })
-        .await?;
+        }));
         self.escalate_if_needed(&job, &assessment).await?;
 
-        let decision = self.policies.evaluate(&inbound, &context);
-        self.decided(
-            first,
+        let decided = self.policies.evaluate(&inbound, &context);
+        out.decisions.push(decision(
             "compliance-policy",
-            &decision,
+            &decided,
             |d| json!({"actions": d.actions.iter().map(|a| a.name()).collect::<Vec<_>>()}),
-        )
-        .await?;
-        let digest = decision.bundle.map(|d| d.to_string());
+        ));
+        let digest = decided.bundle.map(|d| d.to_string());
+        let log = |out: &mut TurnOutcome, event, detail: &str| {
+            out.compliance.push(ComplianceEntry {
+                event,
+                detail: detail.to_string(),
+                bundle_digest: digest.clone(),
+            })
+        };
         let mut disclose = false;
-        for action in &decision.value.actions {
+        let mut chatted = None;
+        for action in &decided.value.actions {
             match action {
                 Action::OptOut(confirmation) => {
                     if user.status != UserStatus::OptedOut {
-                        self.store
-                            .db()
-                            .set_status(user_id, UserStatus::OptedOut, now)
-                            .await?;
-                        self.log(&job, ComplianceEvent::OptOut, "keyword", &digest)
-                            .await?;
-                        self.send(&job, Purpose::OptOutConfirmation, confirmation)
-                            .await?;
+                        out.status = Some(UserStatus::OptedOut);
+                        log(&mut out, ComplianceEvent::OptOut, "keyword");
+                        self.reply(&mut out, Purpose::OptOutConfirmation, confirmation);
                     }
                 }
                 Action::OptIn(confirmation) => {
-                    self.store
-                        .db()
-                        .set_status(user_id, UserStatus::Active, now)
-                        .await?;
-                    self.log(&job, ComplianceEvent::OptIn, "keyword", &digest)
-                        .await?;
-                    self.send(&job, Purpose::OptInConfirmation, confirmation)
-                        .await?;
+                    out.status = Some(UserStatus::Active);
+                    log(&mut out, ComplianceEvent::OptIn, "keyword");
+                    self.reply(&mut out, Purpose::OptInConfirmation, confirmation);
                 }
                 Action::Help(text) => {
-                    self.log(&job, ComplianceEvent::HelpSent, "keyword", &digest)
-                        .await?;
-                    self.send(&job, Purpose::Help, text).await?;
+                    log(&mut out, ComplianceEvent::HelpSent, "keyword");
+                    self.reply(&mut out, Purpose::Help, text);
                 }
                 Action::Block(blocked) => {
                     let reason = serde_json::to_value(blocked.reason).unwrap_or_default();
                     let reason = reason.as_str().unwrap_or("blocked").to_string();
-                    self.log(&job, ComplianceEvent::Blocked, &reason, &digest)
-                        .await?;
+                    log(&mut out, ComplianceEvent::Blocked, &reason);
                     if let Some(reply) = &blocked.reply
                         && user.status != UserStatus::OptedOut
                     {
-                        self.send(&job, Purpose::Blocked, reply).await?;
+                        self.reply(&mut out, Purpose::Blocked, reply);
                     }
                 }
                 Action::RequireAgeVerification(prompt) => {
                     if user.age_status == AgeStatus::Unknown {
-                        self.store
-                            .db()
-                            .set_age_status(user_id, AgeStatus::Pending)
-                            .await?;
+                        out.age_status = Some(AgeStatus::Pending);
                     }
-                    self.log(&job, ComplianceEvent::AgeVerificationRequired, "", &digest)
-                        .await?;
-                    self.send(&job, Purpose::AgeVerification, prompt).await?;
+                    log(&mut out, ComplianceEvent::AgeVerificationRequired, "");
+                    self.reply(&mut out, Purpose::AgeVerification, prompt);
                 }
                 Action::DisclosureDue => disclose = true,
                 Action::CallLlm => {
-                    self.chat(
-                        &job,
-                        &inbound,
-                        &context,
-                        &recent,
-                        &assessment.value,
-                        disclose,
-                        &digest,
-                    )
-                    .await?;
+                    let prompt = Prompt {
+                        inbound: &inbound,
+                        context: &context,
+                        recent: &recent,
+                        assessment: &assessment.value,
+                    };
+                    let reply = self.chat(&job, &prompt, disclose, &mut out).await;
+                    if disclose {
+                        out.disclosed = true;
+                        log(&mut out, ComplianceEvent::DisclosureSent, "with reply");
+                    }
+                    chatted = Some(reply);
                 }
             }
         }
-        self.store.db().finish_conversation(user_id, &ids).await?;
+        let queued = self.store.db().close_turn(&out).await?;
+        if !queued.is_empty() {
+            self.outbox_ready.notify_one();
+        }
+        if let Some((message_id, text)) = chatted
+            && queued.contains(&message_id)
+        {
+            let turn = Turn {
+                message_id,
+                inbound: false,
+                text,
+                at_ms: crate::store::millis(now),
+            };
+            self.memory.remember(user_id, &turn).await;
+        }
         Ok(true)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Ask the model; the reply (shaped, with the disclosure when due) joins the turn's
+    /// answers. Returns its message id and text.
     async fn chat(
         &self,
         job: &Job<'_>,
-        inbound: &Inbound,
-        context: &UserContext,
-        recent: &[PolicyTurn],
-        assessment: &Assessment,
+        prompt: &Prompt<'_>,
         disclose: bool,
-        digest: &Option<String>,
-    ) -> Result<(), StoreError> {
+        out: &mut TurnOutcome,
+    ) -> (Uuid, String) {
         // The user row was just read: its preferences are the freshest copy.
         let preferences = job.user.preferences.clone().unwrap_or_default();
         let facts = facts(&preferences);
         let request = self.policies.build(&PromptInput {
-            message: inbound,
-            user: context,
-            recent,
+            message: prompt.inbound,
+            user: prompt.context,
+            recent: prompt.recent,
             facts: &facts,
-            crisis: assessment,
+            crisis: prompt.assessment,
         });
-        self.decided(job.first, "prompt-builder", &request, |r| {
+        out.decisions.push(decision("prompt-builder", &request, |r| {
             json!({"crisis-mode": r.crisis_mode, "messages": r.messages.len(), "max-tokens": r.max_tokens})
-        })
-        .await?;
+        }));
         let reply = self.responder.reply(&request.value).await;
         tracing::info!(source = reply.source.as_str(), "reply written");
-        let shaped = self.policies.shape(&reply.text, disclose);
-        let queued = self
+        let shaped = self.policies.shape(&reply.text, disclose).value;
+        let sealed = self
             .store
-            .queue_answer(
-                job.user.id,
-                Some(job.first),
-                Purpose::Reply,
-                job.carrier,
-                &shaped.value.text,
-                shaped.value.segments as i32,
-            )
-            .await?;
-        if let Some((message_id, _)) = queued {
-            self.outbox_ready.notify_one();
-            let turn = Turn {
-                message_id,
-                inbound: false,
-                text: shaped.value.text.clone(),
-                at_ms: crate::store::millis(job.now),
-            };
-            self.memory.remember(job.user.id, &turn).await;
-            if disclose {
-                self.store.db().mark_disclosed(job.user.id, job.now).await?;
-                self.log(job, ComplianceEvent::DisclosureSent, "with reply", digest)
-                    .await?;
-            }
-        }
-        Ok(())
+            .sealed_reply(Purpose::Reply, &shaped.text, shaped.segments as i32);
+        let id = sealed.message_id;
+        out.replies.push(sealed);
+        (id, shaped.text)
+    }
+
+    /// Add a fixed answer (opt-out confirmation, HELP, …) to the turn's answers.
+    fn reply(&self, out: &mut TurnOutcome, purpose: Purpose, text: &str) {
+        let shaped = self.policies.shape(text, false).value;
+        out.replies.push(
+            self.store
+                .sealed_reply(purpose, &shaped.text, shaped.segments as i32),
+        );
     }
 
     /// At or above the bundle's escalation severity: resources at once, an event for
@@ -348,7 +354,7 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Queue a message answering the conversation's first pending text.
+    /// Queue a message answering the conversation's first pending text, now.
     async fn send(&self, job: &Job<'_>, purpose: Purpose, text: &str) -> Result<(), StoreError> {
         let shaped = self.policies.shape(text, false).value;
         let queued = self
@@ -367,40 +373,28 @@ impl Pipeline {
         }
         Ok(())
     }
+}
 
-    async fn log(
-        &self,
-        job: &Job<'_>,
-        event: ComplianceEvent,
-        detail: &str,
-        digest: &Option<String>,
-    ) -> Result<(), StoreError> {
-        self.store
-            .db()
-            .log_compliance(job.user.id, event, detail, digest.as_deref(), job.now)
-            .await
+/// A policy decision for the turn's record: which bundle (or fallback) and a summary.
+fn decision<T>(
+    world: &'static str,
+    decided: &Decided<T>,
+    summary: impl FnOnce(&T) -> serde_json::Value,
+) -> Decision {
+    Decision {
+        world,
+        bundle_digest: decided.bundle.map(|d| d.to_string()),
+        fallback: decided.fallback.as_ref().map(|f| format!("{f:?}")),
+        summary: summary(&decided.value),
     }
+}
 
-    async fn decided<T>(
-        &self,
-        message_id: Uuid,
-        world: &str,
-        decided: &Decided<T>,
-        summary: impl FnOnce(&T) -> serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let digest = decided.bundle.map(|d| d.to_string());
-        let fallback = decided.fallback.as_ref().map(|f| format!("{f:?}"));
-        self.store
-            .db()
-            .record_policy_decision(&NewPolicyDecision {
-                message_id,
-                world,
-                bundle_digest: digest.as_deref(),
-                fallback: fallback.as_deref(),
-                summary: &summary(&decided.value),
-            })
-            .await
-    }
+/// What the prompt is built from.
+struct Prompt<'a> {
+    inbound: &'a Inbound,
+    context: &'a UserContext,
+    recent: &'a [PolicyTurn],
+    assessment: &'a Assessment,
 }
 
 struct Job<'a> {
@@ -408,5 +402,4 @@ struct Job<'a> {
     /// The first pending text: what every answer of this turn answers.
     first: Uuid,
     carrier: &'a str,
-    now: SystemTime,
 }

@@ -130,16 +130,19 @@ impl Backend {
         dispatch!(self, s => s.release_conversation(user).await)
     }
 
-    pub async fn take_pending(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
-        dispatch!(self, s => s.take_pending(user).await)
+    /// The user with their unanswered texts, inbound count since `since` and whether
+    /// they have other messages; None when the user does not exist.
+    pub async fn open_turn(
+        &self,
+        user: Uuid,
+        since: SystemTime,
+    ) -> Result<Option<TurnRow>, StoreError> {
+        dispatch!(self, s => s.open_turn(user, since).await)
     }
 
-    pub async fn finish_conversation(&self, user: Uuid, ids: &[Uuid]) -> Result<(), StoreError> {
-        dispatch!(self, s => s.finish_conversation(user, ids).await)
-    }
-
-    pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.inbound_since(user, since).await)
+    /// Record a turn whole and release its conversation; the ids of the replies queued.
+    pub async fn close_turn(&self, t: &TurnOutcome) -> Result<Vec<Uuid>, StoreError> {
+        dispatch!(self, s => s.close_turn(t).await)
     }
 
     pub async fn delivery_update(

@@ -49,6 +49,17 @@ pub struct Turn {
     pub at_ms: i64,
 }
 
+/// A turn's reading, opened (see `Store::open_turn`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTurn {
+    pub user: User,
+    pub pending: Vec<(Turn, String)>,
+    /// Inbound texts since the time asked for.
+    pub inbound_since: i64,
+    /// Whether the person has any message besides the pending ones.
+    pub has_history: bool,
+}
+
 /// A claimed outbox row, opened: what to send, to whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -275,11 +286,20 @@ impl Store {
         Ok(outbox.map(|o| (message_id, o)))
     }
 
-    /// Take the user's unanswered texts for this turn (marked processing), oldest
-    /// first, opened, with the carrier each came through.
-    pub async fn take_pending(&self, user_id: Uuid) -> Result<Vec<(Turn, String)>, StoreError> {
-        let rows = self.backend.take_pending(user_id).await?;
-        rows.into_iter()
+    /// Open a turn: the user with their unanswered texts (oldest first, each with
+    /// the carrier it came through), their inbound count since `since`, and whether
+    /// they have other messages. None when the user does not exist.
+    pub async fn open_turn(
+        &self,
+        user_id: Uuid,
+        since: SystemTime,
+    ) -> Result<Option<OpenTurn>, StoreError> {
+        let Some(row) = self.backend.open_turn(user_id, since).await? else {
+            return Ok(None);
+        };
+        let pending = row
+            .pending
+            .into_iter()
             .map(|m| {
                 let turn = Turn {
                     message_id: m.id,
@@ -289,7 +309,24 @@ impl Store {
                 };
                 Ok((turn, m.carrier))
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(OpenTurn {
+            user: self.open_user(row.user)?,
+            pending,
+            inbound_since: row.inbound_since,
+            has_history: row.has_history,
+        }))
+    }
+
+    /// A reply for `TurnOutcome::replies`: a new message id, the text sealed for it.
+    pub fn sealed_reply(&self, purpose: Purpose, body: &str, segments: i32) -> SealedReply {
+        let message_id = Uuid::new_v4();
+        SealedReply {
+            message_id,
+            purpose,
+            body: self.seal("messages", "body", message_id, body.as_bytes()),
+            segments,
+        }
     }
 
     /// Claim due outbox rows (see `Backend::claim`) and open what to send.

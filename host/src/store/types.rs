@@ -281,6 +281,67 @@ pub struct NewPolicyDecision<'a> {
     pub summary: &'a serde_json::Value,
 }
 
+/// Everything a turn needs about its person, read in one go (`Backend::open_turn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnRow {
+    pub user: UserRow,
+    /// The texts not answered yet, oldest first.
+    pub pending: Vec<MessageRow>,
+    /// Inbound texts since the time asked for (the free tier's daily count).
+    pub inbound_since: i64,
+    /// Whether the person has any message besides the pending ones.
+    pub has_history: bool,
+}
+
+/// A policy decision of a turn (crisis-detector | compliance-policy | prompt-builder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub world: &'static str,
+    pub bundle_digest: Option<String>,
+    /// Why the native baseline answered, when it did.
+    pub fallback: Option<String>,
+    pub summary: serde_json::Value,
+}
+
+/// An answer of a turn, its body sealed for `messages.body` of `message_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedReply {
+    pub message_id: Uuid,
+    pub purpose: Purpose,
+    pub body: Vec<u8>,
+    pub segments: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceEntry {
+    pub event: ComplianceEvent,
+    pub detail: String,
+    pub bundle_digest: Option<String>,
+}
+
+/// What a turn decided, written in one transaction when it ends
+/// (`Backend::close_turn`): a turn is recorded whole or not at all, so a turn
+/// processed again after a crash starts from scratch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    pub user_id: Uuid,
+    /// The carrier the answers go out through.
+    pub carrier: String,
+    /// The turn's texts, oldest first: marked replied. Answers and decisions are
+    /// about the first.
+    pub texts: Vec<Uuid>,
+    /// The pipeline's clock: opt-out, opt-in, disclosure and log times.
+    pub at: SystemTime,
+    pub decisions: Vec<Decision>,
+    /// Queued in order, each at most once per (first text, purpose).
+    pub replies: Vec<SealedReply>,
+    pub compliance: Vec<ComplianceEntry>,
+    pub status: Option<UserStatus>,
+    pub age_status: Option<AgeStatus>,
+    /// The AI disclosure went out with this turn's reply.
+    pub disclosed: bool,
+}
+
 /// Milliseconds since the Unix epoch (the embedded store's time column type).
 pub(crate) fn millis(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {

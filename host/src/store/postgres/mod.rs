@@ -12,6 +12,8 @@ use uuid::Uuid;
 use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
+mod turn;
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
@@ -301,95 +303,6 @@ impl PgStore {
             .get(0);
         tx.commit().await?;
         Ok(Some(outbox))
-    }
-
-    /// Claim up to `limit` users with inbound messages waiting, for `lease`: one worker
-    /// per user at a time (a concurrent claimer re-checks `busy_until` after the row
-    /// lock and loses). A user is due once no text arrived for `quiet` (so a burst is
-    /// one turn), or when the oldest waiting text is 4 × `quiet` old.
-    pub async fn claim_conversations(
-        &self,
-        limit: i64,
-        lease: Duration,
-        quiet: Duration,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        let (lease_ms, quiet_ms) = (lease.as_millis() as f64, quiet.as_millis() as f64);
-        let rows = self
-            .rows(
-                "UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
-                 WHERE id IN (
-                     SELECT user_id FROM messages
-                     WHERE direction = 'in' AND status IN ('received', 'processing')
-                     GROUP BY user_id
-                     HAVING max(created_at) <= now() - $3::float8 * interval '1 millisecond'
-                         OR min(created_at) <= now() - 4 * $3::float8 * interval '1 millisecond'
-                     ORDER BY min(created_at)
-                     LIMIT $1)
-                   AND (busy_until IS NULL OR busy_until < now())
-                 RETURNING id",
-                &[&limit, &lease_ms, &quiet_ms],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-
-    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
-        self.exec("UPDATE users SET busy_until = NULL WHERE id = $1", &[&user])
-            .await?;
-        Ok(())
-    }
-
-    /// The user's inbound messages not yet answered, oldest first.
-    /// Take the user's unanswered texts for this turn: marked processing, returned
-    /// oldest first (one statement).
-    pub async fn take_pending(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
-        let rows = self
-            .rows(
-                "UPDATE messages SET status = 'processing', updated_at = now()
-                 WHERE user_id = $1 AND direction = 'in' AND status IN ('received', 'processing')
-                 RETURNING id, direction, body, status, created_at, carrier",
-                &[&user],
-            )
-            .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| {
-                Ok(MessageRow {
-                    id: r.get(0),
-                    direction: Direction::parse(r.get(1))?,
-                    body: r.get(2),
-                    status: MessageStatus::parse(r.get(3))?,
-                    created_at: r.get(4),
-                    carrier: r.get(5),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        out.sort_by_key(|m| (m.created_at, m.id));
-        Ok(out)
-    }
-
-    /// The turn is answered: its texts are replied and the conversation released.
-    pub async fn finish_conversation(&self, user: Uuid, ids: &[Uuid]) -> Result<(), StoreError> {
-        self.exec(
-            "WITH done AS (UPDATE messages SET status = 'replied', updated_at = now()
-                           WHERE id = ANY($2))
-             UPDATE users SET busy_until = NULL WHERE id = $1",
-            &[&user, &ids],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Inbound messages from the user since `since` (for the daily limit).
-    pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
-        Ok(self
-            .row(
-                "SELECT count(*) FROM messages
-                 WHERE user_id = $1 AND direction = 'in' AND created_at >= $2",
-                &[&user, &since],
-            )
-            .await?
-            .get(0))
     }
 
     /// A carrier's delivery report; false when no message has that carrier id.

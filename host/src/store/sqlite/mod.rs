@@ -13,6 +13,8 @@ use uuid::Uuid;
 use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
 use super::types::*;
 
+mod turn;
+
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -322,114 +324,6 @@ impl SqliteStore {
             )?;
             tx.commit()?;
             Ok(Some(outbox))
-        })
-        .await
-    }
-
-    /// As the Postgres backend: one worker per user, due after `quiet`.
-    pub async fn claim_conversations(
-        &self,
-        limit: i64,
-        lease: Duration,
-        quiet: Duration,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        let (lease_ms, quiet_ms) = (lease.as_millis() as i64, quiet.as_millis() as i64);
-        self.with(move |c| {
-            let now = now_ms();
-            let mut stmt = c.prepare(
-                "UPDATE users SET busy_until = ?1 + ?2
-                 WHERE id IN (
-                     SELECT user_id FROM messages
-                     WHERE direction = 'in' AND status IN ('received', 'processing')
-                     GROUP BY user_id
-                     HAVING max(created_at) <= ?1 - ?3 OR min(created_at) <= ?1 - 4 * ?3
-                     ORDER BY min(created_at)
-                     LIMIT ?4)
-                   AND (busy_until IS NULL OR busy_until < ?1)
-                 RETURNING id",
-            )?;
-            let ids = stmt.query_map(params![now, lease_ms, quiet_ms, limit], |r| r.get(0))?;
-            Ok(ids.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
-        self.with(move |c| {
-            c.execute(
-                "UPDATE users SET busy_until = NULL WHERE id = ?1",
-                params![user],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn take_pending(&self, user: Uuid) -> Result<Vec<MessageRow>, StoreError> {
-        self.with(move |c| {
-            let mut stmt = c.prepare(
-                "UPDATE messages SET status = 'processing', updated_at = ?2
-                 WHERE user_id = ?1 AND direction = 'in' AND status IN ('received', 'processing')
-                 RETURNING id, body, status, created_at, carrier, rowid",
-            )?;
-            let rows = stmt.query_map(params![user, now_ms()], |r| {
-                Ok((
-                    r.get::<_, Uuid>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })?;
-            let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
-            rows.sort_by_key(|r| (r.3, r.5));
-            rows.into_iter()
-                .map(|(id, body, status, created, carrier, _)| {
-                    Ok(MessageRow {
-                        id,
-                        carrier,
-                        direction: Direction::In,
-                        body,
-                        status: MessageStatus::parse(&status)?,
-                        created_at: from_millis(created),
-                    })
-                })
-                .collect()
-        })
-        .await
-    }
-
-    pub async fn finish_conversation(&self, user: Uuid, ids: &[Uuid]) -> Result<(), StoreError> {
-        let ids = ids.to_vec();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            for id in ids {
-                tx.execute(
-                    "UPDATE messages SET status = 'replied', updated_at = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
-            }
-            tx.execute(
-                "UPDATE users SET busy_until = NULL WHERE id = ?1",
-                params![user],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn inbound_since(&self, user: Uuid, since: SystemTime) -> Result<i64, StoreError> {
-        let since = millis(since);
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM messages
-                 WHERE user_id = ?1 AND direction = 'in' AND created_at >= ?2",
-                params![user, since],
-                |r| r.get(0),
-            )?)
         })
         .await
     }
