@@ -289,10 +289,12 @@ async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
                 if batch.is_empty() {
                     return sent;
                 }
+                // Sent as a batch, marked as one.
+                let marks: Vec<_> = batch.iter().map(|r| (r.outbox_id, None)).collect();
+                store.db().mark_sent(&marks).await.unwrap();
                 for row in batch {
                     assert_eq!(row.to, "+15550000009");
                     assert!(row.text.starts_with("reply "));
-                    store.db().mark_sent(row.outbox_id, None).await.unwrap();
                     sent.push(row.outbox_id);
                 }
             }
@@ -309,6 +311,8 @@ async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
         b.len()
     );
     assert_eq!(all.iter().copied().collect::<BTreeSet<_>>(), queued);
+    assert_eq!(f.count("outbox WHERE sent_at IS NOT NULL").await, 200);
+    assert_eq!(f.count("messages WHERE status = 'sent'").await, 200);
     assert!(
         f.store
             .claim(10, Duration::from_secs(60))
@@ -404,7 +408,7 @@ async fn delivery_reports_update_the_outbound_message(f: Fixture) {
         .remove(0);
     f.store
         .db()
-        .mark_sent(row.outbox_id, Some("bw-out-1"))
+        .mark_sent(&[(row.outbox_id, Some("bw-out-1".into()))])
         .await
         .unwrap();
     let status = |store: jules::store::Store, user| async move {

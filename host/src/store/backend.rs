@@ -162,12 +162,13 @@ impl Backend {
         dispatch!(self, s => s.claim(limit, lease).await)
     }
 
-    pub async fn mark_sent(
-        &self,
-        id: Uuid,
-        carrier_message_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.mark_sent(id, carrier_message_id).await)
+    /// The carrier accepted these messages (each under the carrier's id, when it gave
+    /// one); one round trip for the batch.
+    pub async fn mark_sent(&self, sent: &[(Uuid, Option<String>)]) -> Result<(), StoreError> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        dispatch!(self, s => s.mark_sent(sent).await)
     }
 
     pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {

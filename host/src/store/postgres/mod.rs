@@ -376,19 +376,21 @@ impl PgStore {
             .collect()
     }
 
-    /// The carrier accepted the message (under `carrier_message_id`, when it gave one).
-    pub async fn mark_sent(
-        &self,
-        id: Uuid,
-        carrier_message_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        // One statement: atomic without an explicit transaction.
+    /// The carrier accepted these messages (each under the carrier's id, when it gave
+    /// one): one statement for the batch.
+    pub async fn mark_sent(&self, sent: &[(Uuid, Option<String>)]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
+        let carrier_ids: Vec<Option<&str>> = sent.iter().map(|(_, c)| c.as_deref()).collect();
         self.exec(
-            "WITH sent AS (UPDATE outbox SET sent_at = now() WHERE id = $1 RETURNING message_id)
-             UPDATE messages SET status = 'sent', updated_at = now(),
-                    carrier_message_id = coalesce($2, carrier_message_id)
-             WHERE id = (SELECT message_id FROM sent)",
-            &[&id, &carrier_message_id],
+            "WITH sent AS (
+                 UPDATE outbox o SET sent_at = now()
+                 FROM unnest($1::uuid[], $2::text[]) AS x(id, carrier_id)
+                 WHERE o.id = x.id
+                 RETURNING o.message_id, x.carrier_id)
+             UPDATE messages m SET status = 'sent', updated_at = now(),
+                    carrier_message_id = coalesce(sent.carrier_id, m.carrier_message_id)
+             FROM sent WHERE m.id = sent.message_id",
+            &[&ids, &carrier_ids],
         )
         .await?;
         Ok(())

@@ -417,25 +417,25 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn mark_sent(
-        &self,
-        id: Uuid,
-        carrier_message_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let carrier_id = carrier_message_id.map(str::to_owned);
+    /// The carrier accepted these messages (each under the carrier's id, when it gave
+    /// one): one transaction.
+    pub async fn mark_sent(&self, sent: &[(Uuid, Option<String>)]) -> Result<(), StoreError> {
+        let sent = sent.to_vec();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
-            tx.execute(
-                "UPDATE outbox SET sent_at = ?2 WHERE id = ?1",
-                params![id, now],
-            )?;
-            tx.execute(
-                "UPDATE messages SET status = 'sent', updated_at = ?2,
-                        carrier_message_id = coalesce(?3, carrier_message_id)
-                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
-                params![id, now, carrier_id],
-            )?;
+            for (id, carrier_id) in sent {
+                tx.execute(
+                    "UPDATE outbox SET sent_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                tx.execute(
+                    "UPDATE messages SET status = 'sent', updated_at = ?2,
+                            carrier_message_id = coalesce(?3, carrier_message_id)
+                     WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+                    params![id, now, carrier_id],
+                )?;
+            }
             tx.commit()?;
             Ok(())
         })
