@@ -106,7 +106,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
     announce(config, &policies, &secrets, &pipeline);
     let ingress_store = Store::open(
         config.database_url.as_deref(),
-        (config.database_pool_size / 4).max(4),
+        config.database_pool_size,
         &config.data_dir,
         Arc::new(secrets.clone()),
     )?;
