@@ -7,10 +7,12 @@
 //!    distinct people; time until every reply reached the fake carrier.
 //! 3. With a 2 s language model: how many conversations are in flight at once (waiting
 //!    on the model), and the host's peak RSS.
+//! 4. Capacity: the model answers nobody until LOAD_HELD conversations wait on it at
+//!    once, then everybody; the host's peak RSS with that many in flight.
 //!
 //! Run: `cargo bench -p jules --bench load` (after scripts/build-policies). Knobs:
 //! LOAD_RATE (1000 req/s), LOAD_SECONDS (10), LOAD_CONVERSATIONS (3000),
-//! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000).
+//! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000), LOAD_HELD (10000).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,12 +31,28 @@ fn knob(name: &str, default: u64) -> u64 {
 }
 
 /// Fake Bandwidth (send API) and Anthropic, counting what they see.
-#[derive(Default)]
 struct Fakes {
     sent: AtomicUsize,
     llm_started: AtomicUsize,
     llm_done: AtomicUsize,
     llm_delay_ms: AtomicU64,
+    /// When set, the model answers only once this many requests wait on it.
+    hold_until: AtomicUsize,
+    /// Opened (one permit, passed on) when `hold_until` requests wait.
+    gate: tokio::sync::Semaphore,
+}
+
+impl Fakes {
+    fn new() -> Fakes {
+        Fakes {
+            sent: AtomicUsize::new(0),
+            llm_started: AtomicUsize::new(0),
+            llm_done: AtomicUsize::new(0),
+            llm_delay_ms: AtomicU64::new(0),
+            hold_until: AtomicUsize::new(0),
+            gate: tokio::sync::Semaphore::new(0),
+        }
+    }
 }
 
 async fn start_fakes(f: Arc<Fakes>) -> String {
@@ -60,7 +78,16 @@ async fn start_fakes(f: Arc<Fakes>) -> String {
             post(move |_body: Bytes| {
                 let f = b.clone();
                 async move {
-                    f.llm_started.fetch_add(1, Ordering::Relaxed);
+                    let waiting = f.llm_started.fetch_add(1, Ordering::Relaxed) + 1
+                        - f.llm_done.load(Ordering::Relaxed);
+                    let hold = f.hold_until.load(Ordering::Relaxed);
+                    if hold > 0 {
+                        if waiting >= hold {
+                            f.gate.add_permits(1);
+                        }
+                        let limit = Duration::from_secs(300);
+                        let _ = tokio::time::timeout(limit, f.gate.acquire()).await;
+                    }
                     let delay = f.llm_delay_ms.load(Ordering::Relaxed);
                     if delay > 0 {
                         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -157,10 +184,61 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
     start.elapsed()
 }
 
+/// Texts from `n` new people (`phones` + 6 digits; 64 senders at a time); returns (seconds until every
+/// reply was sent, most conversations waiting on the model at once, host RSS MiB
+/// before, peak host RSS MiB).
+async fn in_flight(
+    fakes: &Arc<Fakes>,
+    http: &reqwest::Client,
+    base: &str,
+    pid: u32,
+    prefix: &str,
+    phones: &str,
+    n: usize,
+) -> (f64, usize, f64, f64) {
+    let rss_before = rss_kib(pid);
+    let before = fakes.sent.load(Ordering::Relaxed);
+    let (max_in_flight, max_rss) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
+    let sampler = {
+        let (f, m, r) = (fakes.clone(), max_in_flight.clone(), max_rss.clone());
+        tokio::spawn(async move {
+            loop {
+                let now =
+                    f.llm_started.load(Ordering::Relaxed) - f.llm_done.load(Ordering::Relaxed);
+                m.fetch_max(now, Ordering::Relaxed);
+                r.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let start = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let (http, url) = (http.clone(), format!("{base}/webhooks/bandwidth"));
+        let body = event(&format!("{prefix}-{i}"), &format!("{phones}{i:06}"));
+        tokio::spawn(async move {
+            let _ = http.post(url).json(&body).send().await;
+            drop(permit);
+        });
+    }
+    wait_until("every reply", Duration::from_secs(900), || {
+        fakes.sent.load(Ordering::Relaxed) >= before + n
+    })
+    .await;
+    sampler.abort();
+    (
+        start.elapsed().as_secs_f64(),
+        max_in_flight.load(Ordering::Relaxed),
+        rss_before as f64 / 1024.0,
+        max_rss.load(Ordering::Relaxed) as f64 / 1024.0,
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let fakes = Arc::new(Fakes::default());
+    let fakes = Arc::new(Fakes::new());
     let fake_url = start_fakes(fakes.clone()).await;
     let admin = std::env::var("BENCH_DATABASE_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -291,46 +369,21 @@ async fn main() {
 
     // 3. A 2 s language model: conversations in flight and memory.
     let n = knob("LOAD_IN_FLIGHT", 10_000) as usize;
-    fakes
-        .llm_delay_ms
-        .store(knob("LOAD_LLM_DELAY_MS", 2000), Ordering::Relaxed);
-    let rss_before = rss_kib(pid);
-    let before = fakes.sent.load(Ordering::Relaxed);
-    let (max_in_flight, max_rss) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
-    let sampler = {
-        let (f, m, r) = (fakes.clone(), max_in_flight.clone(), max_rss.clone());
-        tokio::spawn(async move {
-            loop {
-                let now =
-                    f.llm_started.load(Ordering::Relaxed) - f.llm_done.load(Ordering::Relaxed);
-                m.fetch_max(now, Ordering::Relaxed);
-                r.fetch_max(rss_kib(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
-    let start = Instant::now();
-    for i in 0..n {
-        let permit = sem.clone().acquire_owned().await.unwrap();
-        let (http, url) = (http.clone(), format!("{base}/webhooks/bandwidth"));
-        let body = event(&format!("c-{}", next()), &format!("+1557{:07}", i));
-        tokio::spawn(async move {
-            let _ = http.post(url).json(&body).send().await;
-            drop(permit);
-        });
-    }
-    let took = wait_until("replies to phase 3", Duration::from_secs(900), || {
-        fakes.sent.load(Ordering::Relaxed) >= before + n
-    })
-    .await;
-    sampler.abort();
+    let delay = knob("LOAD_LLM_DELAY_MS", 2000);
+    fakes.llm_delay_ms.store(delay, Ordering::Relaxed);
+    let (done, most, before, peak) = in_flight(&fakes, &http, &base, pid, "c", "+15570", n).await;
     println!(
-        "with a {} ms model: {n} conversations done in {:.1} s; at most {} waiting on the model at once; host RSS {:.0} MiB before, {:.0} MiB peak",
-        fakes.llm_delay_ms.load(Ordering::Relaxed),
-        (start.elapsed().max(took)).as_secs_f64(),
-        max_in_flight.load(Ordering::Relaxed),
-        rss_before as f64 / 1024.0,
-        max_rss.load(Ordering::Relaxed) as f64 / 1024.0,
+        "with a {delay} ms model: {n} conversations done in {done:.1} s; at most {most} waiting on the model at once; host RSS {before:.0} MiB before, {peak:.0} MiB peak"
+    );
+
+    // 4. Capacity: nobody is answered until `held` wait on the model at once.
+    let held = knob("LOAD_HELD", 10_000) as usize;
+    fakes.llm_delay_ms.store(0, Ordering::Relaxed);
+    fakes.hold_until.store(held, Ordering::Relaxed);
+    let (done, most, before, peak) =
+        in_flight(&fakes, &http, &base, pid, "d", "+15571", held).await;
+    println!(
+        "held until {held} wait on the model: at most {most} waiting at once; all answered {done:.1} s after the first text; host RSS {before:.0} MiB before, {peak:.0} MiB peak"
     );
     drop(host);
     let _ = admin_client
