@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use jules::crypto::KeyRing;
 use jules::store::rotate::{census, rotate};
 use jules::store::{
-    ComplianceEvent, MessageStatus, NewCrisisEvent, NewPolicyDecision, Purpose, Recorded,
+    ComplianceEntry, ComplianceEvent, Decision, MessageStatus, NewCrisisEvent, Purpose, Recorded,
     ReviewState, StoreError, UserStatus,
 };
 use support::store::Fixture;
@@ -126,32 +126,22 @@ async fn user_state_round_trip(f: Fixture) {
     let (user, _) = f.user_of("+15550000004", "m1", "hi").await;
     let t1 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let t2 = t1 + Duration::from_secs(60);
-    f.store
-        .db()
-        .set_status(user, UserStatus::OptedOut, t1)
-        .await
-        .unwrap();
+    f.set_status(user, UserStatus::OptedOut, t1).await;
     let u = f.store.user(user).await.unwrap().unwrap();
     assert_eq!(
         (u.status, u.opted_out_at, u.opted_in_at),
         (UserStatus::OptedOut, Some(t1), None)
     );
-    f.store
-        .db()
-        .set_status(user, UserStatus::Active, t2)
-        .await
-        .unwrap();
+    f.set_status(user, UserStatus::Active, t2).await;
     let u = f.store.user(user).await.unwrap().unwrap();
     assert_eq!(
         (u.status, u.opted_out_at, u.opted_in_at),
         (UserStatus::Active, Some(t1), Some(t2))
     );
-    f.store.db().mark_disclosed(user, t2).await.unwrap();
-    f.store
-        .db()
-        .set_age_status(user, jules::store::AgeStatus::Adult)
-        .await
-        .unwrap();
+    let mut turn = f.outcome(user, Vec::new(), &[]);
+    (turn.at, turn.disclosed) = (t2, true);
+    turn.age_status = Some(jules::store::AgeStatus::Adult);
+    f.store.db().close_turn(&turn).await.unwrap();
     let prefs = serde_json::json!({"name": "Sam", "quiet_hours": [22, 7]});
     f.store.set_preferences(user, &prefs).await.unwrap();
     let u = f.store.user(user).await.unwrap().unwrap();
@@ -184,22 +174,21 @@ async fn records_round_trip(f: Fixture) {
     assert_eq!(events[0].severity, "high");
 
     let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
-    f.store
-        .db()
-        .log_compliance(
-            user,
-            ComplianceEvent::DisclosureSent,
-            "first contact",
-            Some("sha256:c"),
-            at,
-        )
-        .await
-        .unwrap();
-    f.store
-        .db()
-        .log_compliance(user, ComplianceEvent::OptOut, "STOP", None, at)
-        .await
-        .unwrap();
+    let mut turn = f.outcome(user, Vec::new(), &[]);
+    turn.at = at;
+    turn.compliance = vec![
+        ComplianceEntry {
+            event: ComplianceEvent::DisclosureSent,
+            detail: "first contact".into(),
+            bundle_digest: Some("sha256:c".into()),
+        },
+        ComplianceEntry {
+            event: ComplianceEvent::OptOut,
+            detail: "STOP".into(),
+            bundle_digest: None,
+        },
+    ];
+    f.store.db().close_turn(&turn).await.unwrap();
     let log = f.store.db().compliance_log(user).await.unwrap();
     assert_eq!(
         log.iter().map(|r| r.event).collect::<Vec<_>>(),
@@ -209,17 +198,18 @@ async fn records_round_trip(f: Fixture) {
     assert_eq!(log[0].bundle_digest.as_deref(), Some("sha256:c"));
 
     let summary = serde_json::json!({"severity": "high", "evidence": 2});
-    f.store
-        .db()
-        .record_policy_decision(&NewPolicyDecision {
-            message_id: message,
-            world: "crisis-detector",
-            bundle_digest: Some("sha256:abc"),
+    let decide = |world: &'static str, bundle_digest: Option<&str>, summary: &serde_json::Value| {
+        let mut turn = f.outcome(user, vec![message], &[]);
+        turn.decisions.push(Decision {
+            world,
+            bundle_digest: bundle_digest.map(str::to_owned),
             fallback: None,
-            summary: &summary,
-        })
-        .await
-        .unwrap();
+            summary: summary.clone(),
+        });
+        turn
+    };
+    let turn = decide("crisis-detector", Some("sha256:abc"), &summary);
+    f.store.db().close_turn(&turn).await.unwrap();
     let decisions = f.store.db().policy_decisions(message).await.unwrap();
     assert_eq!(
         decisions,
@@ -233,13 +223,7 @@ async fn records_round_trip(f: Fixture) {
     let bad = f
         .store
         .db()
-        .record_policy_decision(&NewPolicyDecision {
-            message_id: message,
-            world: "mystery",
-            bundle_digest: None,
-            fallback: None,
-            summary: &serde_json::json!({}),
-        })
+        .close_turn(&decide("mystery", None, &serde_json::json!({})))
         .await;
     assert!(bad.is_err());
 }
@@ -384,11 +368,7 @@ async fn retries_wait_and_dead_letters_stop(f: Fixture) {
     let failed = turns.iter().find(|t| t.message_id == b.message_id).unwrap();
     assert!(!failed.inbound);
     // The opted-out status travels with a claimed row, so the sender can hold it back.
-    f.store
-        .db()
-        .set_status(user, UserStatus::OptedOut, now())
-        .await
-        .unwrap();
+    f.set_status(user, UserStatus::OptedOut, now()).await;
     f.store
         .db()
         .retry_at(a.outbox_id, "503", now() - Duration::from_secs(1))
@@ -642,11 +622,7 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
         .unwrap();
     assert!(other.is_some());
     assert_eq!(f.count("outbox").await, 2);
-    f.store
-        .db()
-        .set_status(u, UserStatus::OptedOut, now())
-        .await
-        .unwrap();
+    f.set_status(u, UserStatus::OptedOut, now()).await;
     let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
     let purposes: BTreeSet<_> = rows.iter().map(|r| r.purpose.as_str()).collect();
     assert_eq!(

@@ -9,8 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use jules::store::{
-    AgeStatus, ComplianceEntry, ComplianceEvent, Decision, MessageStatus, Purpose, TurnOutcome,
-    UserStatus,
+    AgeStatus, ComplianceEntry, ComplianceEvent, Decision, MessageStatus, Purpose, UserStatus,
 };
 use support::store::Fixture;
 use uuid::Uuid;
@@ -25,29 +24,6 @@ suite!(
 
 fn now() -> SystemTime {
     SystemTime::now()
-}
-
-fn outcome(
-    f: &Fixture,
-    user_id: Uuid,
-    texts: Vec<Uuid>,
-    replies: &[(Purpose, &str)],
-) -> TurnOutcome {
-    TurnOutcome {
-        user_id,
-        carrier: "bandwidth".into(),
-        texts,
-        at: now(),
-        decisions: Vec::new(),
-        replies: replies
-            .iter()
-            .map(|(p, text)| f.store.sealed_reply(*p, text, 1))
-            .collect(),
-        compliance: Vec::new(),
-        status: None,
-        age_status: None,
-        disclosed: false,
-    }
 }
 
 async fn statuses(f: &Fixture, user: Uuid) -> Vec<MessageStatus> {
@@ -91,7 +67,7 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
     // b is answered and released; a's worker dies (its lease runs out).
     let turn = f.store.open_turn(b, now()).await.unwrap().unwrap();
     let texts = turn.pending.iter().map(|(t, _)| t.message_id).collect();
-    db.close_turn(&outcome(&f, b, texts, &[(Purpose::Reply, "hi")]))
+    db.close_turn(&f.outcome(b, texts, &[(Purpose::Reply, "hi")]))
         .await
         .unwrap();
     assert_eq!(
@@ -168,7 +144,7 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
 
     f.store
         .db()
-        .close_turn(&outcome(&f, a, vec![m1, m2], &[(Purpose::Reply, "hello")]))
+        .close_turn(&f.outcome(a, vec![m1, m2], &[(Purpose::Reply, "hello")]))
         .await
         .unwrap();
     let (_, m3) = f.inbound("+15550000041", "a3", "third").await;
@@ -187,10 +163,9 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
 async fn a_turn_is_recorded_whole(f: Fixture) {
     let (u, m) = f.user_of("+15550000042", "m1", "START").await;
     let db = f.store.db();
-    db.set_status(u, UserStatus::OptedOut, now()).await.unwrap();
+    f.set_status(u, UserStatus::OptedOut, now()).await;
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let mut turn = outcome(
-        &f,
+    let mut turn = f.outcome(
         u,
         vec![m],
         &[
@@ -274,7 +249,7 @@ async fn a_turn_is_recorded_whole(f: Fixture) {
     assert!(rows.iter().all(|r| r.to == "+15550000042"));
 
     // The same turn again (a worker that lost its lease): nothing is queued twice.
-    let again = outcome(&f, u, vec![m], &[(Purpose::Reply, "Welcome back.")]);
+    let again = f.outcome(u, vec![m], &[(Purpose::Reply, "Welcome back.")]);
     assert!(db.close_turn(&again).await.unwrap().is_empty());
     assert_eq!(f.count("outbox").await, 2);
 }
@@ -288,7 +263,7 @@ async fn a_failed_turn_writes_nothing(f: Fixture) {
             .unwrap(),
         [u]
     );
-    let mut turn = outcome(&f, u, vec![m], &[(Purpose::Reply, "hello")]);
+    let mut turn = f.outcome(u, vec![m], &[(Purpose::Reply, "hello")]);
     turn.status = Some(UserStatus::OptedOut);
     turn.decisions.push(Decision {
         world: "not-a-world",

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use jules::crypto::{BlindIndex, KeyOrigin, KeyRing, Secrets};
 use jules::store::postgres::PgStore;
 use jules::store::sqlite::SqliteStore;
-use jules::store::{Backend, Recorded, Store};
+use jules::store::{Backend, Purpose, Recorded, Store, TurnOutcome, UserStatus};
 use uuid::Uuid;
 
 use super::TestDatabase;
@@ -104,6 +104,37 @@ impl Fixture {
             (Recorded::Stored { user_id, .. }, message_id) => (user_id, message_id),
             other => panic!("{carrier_id} is new: {other:?}"),
         }
+    }
+
+    /// A turn of `user_id` about `texts` that queues `replies` and changes nothing else.
+    pub fn outcome(
+        &self,
+        user_id: Uuid,
+        texts: Vec<Uuid>,
+        replies: &[(Purpose, &str)],
+    ) -> TurnOutcome {
+        TurnOutcome {
+            user_id,
+            carrier: "bandwidth".into(),
+            texts,
+            at: SystemTime::now(),
+            decisions: Vec::new(),
+            replies: replies
+                .iter()
+                .map(|(p, text)| self.store.sealed_reply(*p, text, 1))
+                .collect(),
+            compliance: Vec::new(),
+            status: None,
+            age_status: None,
+            disclosed: false,
+        }
+    }
+
+    /// Opt a user out or back in at `at`, as a turn about no text does.
+    pub async fn set_status(&self, user_id: Uuid, status: UserStatus, at: SystemTime) {
+        let mut turn = self.outcome(user_id, Vec::new(), &[]);
+        (turn.status, turn.at) = (Some(status), at);
+        self.store.db().close_turn(&turn).await.unwrap();
     }
 
     /// The same backend under other keys (a host restarted with a new ENCRYPTION_KEYS).

@@ -87,7 +87,7 @@ impl Pipeline {
         else {
             return Ok(false);
         };
-        let Some((first, carrier)) = pending.first().map(|(t, c)| (t.message_id, c.clone())) else {
+        let Some(carrier) = pending.first().map(|(_, c)| c.clone()) else {
             return Ok(false);
         };
         let ids: Vec<Uuid> = pending.iter().map(|(t, _)| t.message_id).collect();
@@ -130,14 +130,9 @@ impl Pipeline {
             // Texts before this turn: the daily limit counts what was already answered.
             messages_today: (inbound_since - ids.len() as i64).max(0) as u32,
         };
-        let job = Job {
-            user: &user,
-            first,
-            carrier: &carrier,
-        };
         let mut out = TurnOutcome {
             user_id,
-            carrier: carrier.clone(),
+            carrier,
             texts: ids,
             at: now,
             decisions: Vec::new(),
@@ -152,7 +147,7 @@ impl Pipeline {
         out.decisions.push(decision("crisis-detector", &assessment, |a| {
             json!({"severity": a.severity.as_str(), "categories": a.categories, "evidence": a.evidence.len()})
         }));
-        self.escalate_if_needed(&job, &assessment).await?;
+        self.escalate_if_needed(&user, &out, &assessment).await?;
 
         let decided = self.policies.evaluate(&inbound, &context);
         out.decisions.push(decision(
@@ -213,7 +208,7 @@ impl Pipeline {
                         recent: &recent,
                         assessment: &assessment.value,
                     };
-                    let reply = self.chat(&job, &prompt, disclose, &mut out).await;
+                    let reply = self.chat(&user, &prompt, disclose, &mut out).await;
                     if disclose {
                         out.disclosed = true;
                         log(&mut out, ComplianceEvent::DisclosureSent, "with reply");
@@ -244,14 +239,13 @@ impl Pipeline {
     /// answers. Returns its message id and text.
     async fn chat(
         &self,
-        job: &Job<'_>,
+        user: &User,
         prompt: &Prompt<'_>,
         disclose: bool,
         out: &mut TurnOutcome,
     ) -> (Uuid, String) {
         // The user row was just read: its preferences are the freshest copy.
-        let preferences = job.user.preferences.clone().unwrap_or_default();
-        let facts = facts(&preferences);
+        let facts = user.preferences.as_ref().map(facts).unwrap_or_default();
         let request = self.policies.build(&PromptInput {
             message: prompt.inbound,
             user: prompt.context,
@@ -286,7 +280,8 @@ impl Pipeline {
     /// review, and the optional alert.
     async fn escalate_if_needed(
         &self,
-        job: &Job<'_>,
+        user: &User,
+        out: &TurnOutcome,
         assessment: &Decided<Assessment>,
     ) -> Result<(), StoreError> {
         let response = self.policies.crisis_response();
@@ -303,8 +298,8 @@ impl Pipeline {
             .bundle
             .map(|d| d.to_string())
             .unwrap_or_else(|| "builtin".into());
-        if job.user.status != UserStatus::OptedOut {
-            let lang = if job.user.locale.starts_with("es") {
+        if user.status != UserStatus::OptedOut {
+            let lang = if user.locale.starts_with("es") {
                 "es"
             } else {
                 "en"
@@ -315,14 +310,14 @@ impl Pipeline {
                 .or_else(|| response.resources.get("en"))
                 .cloned()
                 .unwrap_or_else(|| jules_crisis::Response::default().resources["en"].clone());
-            self.send(job, Purpose::CrisisResources, &text).await?;
+            self.send(out, Purpose::CrisisResources, &text).await?;
         }
         let event = self
             .store
             .db()
             .record_crisis_event(&NewCrisisEvent {
-                user_id: job.user.id,
-                message_id: Some(job.first),
+                user_id: user.id,
+                message_id: out.texts.first().copied(),
                 severity: a.severity.as_str(),
                 categories: &categories,
                 bundle_digest: &digest,
@@ -333,8 +328,8 @@ impl Pipeline {
         if let Some(url) = self.settings.crisis_alert_url.clone() {
             let body = json!({
                 "event_id": event,
-                "user_id": job.user.id,
-                "message_id": job.first,
+                "user_id": user.id,
+                "message_id": out.texts.first(),
                 "severity": a.severity.as_str(),
                 "categories": categories,
             });
@@ -355,15 +350,20 @@ impl Pipeline {
     }
 
     /// Queue a message answering the conversation's first pending text, now.
-    async fn send(&self, job: &Job<'_>, purpose: Purpose, text: &str) -> Result<(), StoreError> {
+    async fn send(
+        &self,
+        out: &TurnOutcome,
+        purpose: Purpose,
+        text: &str,
+    ) -> Result<(), StoreError> {
         let shaped = self.policies.shape(text, false).value;
         let queued = self
             .store
             .queue_answer(
-                job.user.id,
-                Some(job.first),
+                out.user_id,
+                out.texts.first().copied(),
                 purpose,
-                job.carrier,
+                &out.carrier,
                 &shaped.text,
                 shaped.segments as i32,
             )
@@ -395,11 +395,4 @@ struct Prompt<'a> {
     context: &'a UserContext,
     recent: &'a [PolicyTurn],
     assessment: &'a Assessment,
-}
-
-struct Job<'a> {
-    user: &'a User,
-    /// The first pending text: what every answer of this turn answers.
-    first: Uuid,
-    carrier: &'a str,
 }

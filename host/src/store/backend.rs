@@ -84,23 +84,6 @@ impl Backend {
         dispatch!(self, s => s.user_by_phone_index(index).await)
     }
 
-    pub async fn set_status(
-        &self,
-        id: Uuid,
-        status: UserStatus,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_status(id, status, at).await)
-    }
-
-    pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
-        dispatch!(self, s => s.mark_disclosed(id, at).await)
-    }
-
-    pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_age_status(id, age).await)
-    }
-
     pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
         dispatch!(self, s => s.set_preferences(id, sealed).await)
     }
@@ -191,26 +174,8 @@ impl Backend {
         dispatch!(self, s => s.crisis_events(user_id).await)
     }
 
-    pub async fn log_compliance(
-        &self,
-        user_id: Uuid,
-        event: ComplianceEvent,
-        detail: &str,
-        bundle_digest: Option<&str>,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.log_compliance(user_id, event, detail, bundle_digest, at).await)
-    }
-
     pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
         dispatch!(self, s => s.compliance_log(user_id).await)
-    }
-
-    pub async fn record_policy_decision(
-        &self,
-        d: &NewPolicyDecision<'_>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_policy_decision(d).await)
     }
 
     pub async fn policy_decisions(

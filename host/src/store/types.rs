@@ -270,17 +270,6 @@ pub struct ComplianceRow {
     pub occurred_at: SystemTime,
 }
 
-#[derive(Debug, Clone)]
-pub struct NewPolicyDecision<'a> {
-    pub message_id: Uuid,
-    /// crisis-detector | compliance-policy | prompt-builder
-    pub world: &'a str,
-    pub bundle_digest: Option<&'a str>,
-    /// Why the native baseline answered, when it did.
-    pub fallback: Option<&'a str>,
-    pub summary: &'a serde_json::Value,
-}
-
 /// Everything a turn needs about its person, read in one go (`Backend::open_turn`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnRow {

@@ -185,44 +185,6 @@ impl PgStore {
             .transpose()
     }
 
-    /// Opt out, opt back in, or block; the opt-out and opt-in times are kept.
-    pub async fn set_status(
-        &self,
-        id: Uuid,
-        status: UserStatus,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE users SET status = $2,
-                        opted_out_at = CASE WHEN $2 = 'opted-out' THEN $3 ELSE opted_out_at END,
-                        opted_in_at = CASE WHEN $2 = 'active' AND status = 'opted-out' THEN $3
-                                           ELSE opted_in_at END,
-                        updated_at = now()
-                 WHERE id = $1",
-            &[&id, &status.as_str(), &at],
-        )
-        .await?;
-        Ok(())
-    }
-
-    pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE users SET last_disclosure_at = $2, updated_at = now() WHERE id = $1",
-            &[&id, &at],
-        )
-        .await?;
-        Ok(())
-    }
-
-    pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE users SET age_status = $2, updated_at = now() WHERE id = $1",
-            &[&id, &age.as_str()],
-        )
-        .await?;
-        Ok(())
-    }
-
     /// `sealed` is sealed for `users.preferences` of `id`.
     pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
         self.exec(
@@ -475,23 +437,6 @@ impl PgStore {
             .collect()
     }
 
-    pub async fn log_compliance(
-        &self,
-        user_id: Uuid,
-        event: ComplianceEvent,
-        detail: &str,
-        bundle_digest: Option<&str>,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            &[&user_id, &event.as_str(), &detail, &bundle_digest, &at],
-        )
-        .await?;
-        Ok(())
-    }
-
     pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
         let rows = self
             .rows(
@@ -510,26 +455,6 @@ impl PgStore {
                 })
             })
             .collect()
-    }
-
-    pub async fn record_policy_decision(
-        &self,
-        d: &NewPolicyDecision<'_>,
-    ) -> Result<(), StoreError> {
-        let summary = d.summary.to_string();
-        self.exec(
-            "INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb)",
-            &[
-                &d.message_id,
-                &d.world,
-                &d.bundle_digest,
-                &d.fallback,
-                &summary,
-            ],
-        )
-        .await?;
-        Ok(())
     }
 
     /// (world, bundle digest, summary) of the decisions about one message.

@@ -198,51 +198,6 @@ impl SqliteStore {
         self.user_where("phone_index", index.to_vec()).await
     }
 
-    pub async fn set_status(
-        &self,
-        id: Uuid,
-        status: UserStatus,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
-        let at = millis(at);
-        self.with(move |c| {
-            c.execute(
-                "UPDATE users SET status = ?2,
-                        opted_out_at = CASE WHEN ?2 = 'opted-out' THEN ?3 ELSE opted_out_at END,
-                        opted_in_at = CASE WHEN ?2 = 'active' AND status = 'opted-out' THEN ?3
-                                           ELSE opted_in_at END,
-                        updated_at = ?4
-                 WHERE id = ?1",
-                params![id, status.as_str(), at, now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn mark_disclosed(&self, id: Uuid, at: SystemTime) -> Result<(), StoreError> {
-        let at = millis(at);
-        self.with(move |c| {
-            c.execute(
-                "UPDATE users SET last_disclosure_at = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, at, now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn set_age_status(&self, id: Uuid, age: AgeStatus) -> Result<(), StoreError> {
-        self.with(move |c| {
-            c.execute(
-                "UPDATE users SET age_status = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, age.as_str(), now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     pub async fn set_preferences(&self, id: Uuid, sealed: Option<&[u8]>) -> Result<(), StoreError> {
         let sealed = sealed.map(<[u8]>::to_vec);
         self.with(move |c| {
@@ -546,30 +501,6 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn log_compliance(
-        &self,
-        user_id: Uuid,
-        event: ComplianceEvent,
-        detail: &str,
-        bundle_digest: Option<&str>,
-        at: SystemTime,
-    ) -> Result<(), StoreError> {
-        let (detail, digest, at) = (
-            detail.to_owned(),
-            bundle_digest.map(str::to_owned),
-            millis(at),
-        );
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO compliance_log (user_id, event, detail, bundle_digest, occurred_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![user_id, event.as_str(), detail, digest, at],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     pub async fn compliance_log(&self, user_id: Uuid) -> Result<Vec<ComplianceRow>, StoreError> {
         self.with(move |c| {
             let mut stmt = c.prepare(
@@ -594,27 +525,6 @@ impl SqliteStore {
                 })
             })
             .collect()
-        })
-        .await
-    }
-
-    pub async fn record_policy_decision(
-        &self,
-        d: &NewPolicyDecision<'_>,
-    ) -> Result<(), StoreError> {
-        let (message_id, world) = (d.message_id, d.world.to_owned());
-        let (digest, fallback) = (
-            d.bundle_digest.map(str::to_owned),
-            d.fallback.map(str::to_owned),
-        );
-        let summary = d.summary.to_string();
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![message_id, world, digest, fallback, summary],
-            )?;
-            Ok(())
         })
         .await
     }
