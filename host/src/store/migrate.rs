@@ -16,6 +16,20 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// Whether this migration is applied, given the checksum recorded for its version;
+    /// an applied migration whose text has changed since is refused.
+    pub(crate) fn already_applied(&self, recorded: Option<String>) -> Result<bool, MigrationError> {
+        match recorded {
+            None => Ok(false),
+            Some(recorded) if recorded == self.checksum() => Ok(true),
+            Some(recorded) => Err(MigrationError::Edited {
+                migration: self.label(),
+                applied: recorded,
+                now: self.checksum(),
+            }),
+        }
+    }
+
     pub(crate) fn checksum(&self) -> String {
         hex::encode(Sha256::digest(self.sql.as_bytes()))
     }
@@ -129,15 +143,7 @@ pub async fn apply(
                 &[&m.version],
             )
             .await?;
-        if let Some(row) = row {
-            let recorded: String = row.get(0);
-            if recorded != m.checksum() {
-                return Err(MigrationError::Edited {
-                    migration: m.label(),
-                    applied: recorded,
-                    now: m.checksum(),
-                });
-            }
+        if m.already_applied(row.map(|r| r.get(0)))? {
             continue;
         }
         let failed = |source: tokio_postgres::Error| MigrationError::Failed {

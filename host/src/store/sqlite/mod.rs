@@ -634,14 +634,7 @@ pub fn apply(c: &mut Connection, migrations: &[Migration]) -> Result<Vec<String>
                 |r| r.get(0),
             )
             .optional()?;
-        if let Some(recorded) = recorded {
-            if recorded != m.checksum() {
-                return Err(MigrationError::Edited {
-                    migration: m.label(),
-                    applied: recorded,
-                    now: m.checksum(),
-                });
-            }
+        if m.already_applied(recorded)? {
             continue;
         }
         let failed = |e: rusqlite::Error| MigrationError::Failed {
