@@ -27,19 +27,28 @@ async fn migrate_applies_once_and_reports_status() {
     let (code, out, err) = jules(&["migrate", "status"], url);
     assert_eq!(
         (code, out.trim()),
-        (0, "pending  0001_initial\npending  0002_pipeline"),
+        (
+            0,
+            "pending  0001_initial\npending  0002_pipeline\npending  0003_claims"
+        ),
         "{err}"
     );
     let (code, out, err) = jules(&["migrate"], url);
     assert_eq!(
         (code, out.trim()),
-        (0, "applied  0001_initial\napplied  0002_pipeline"),
+        (
+            0,
+            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims"
+        ),
         "{err}"
     );
     let (code, out, _) = jules(&["migrate"], url);
     assert_eq!((code, out.trim()), (0, "the schema is up to date"));
     let (_, out, _) = jules(&["migrate", "status"], url);
-    assert_eq!(out.trim(), "applied  0001_initial\napplied  0002_pipeline");
+    assert_eq!(
+        out.trim(),
+        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims"
+    );
 }
 
 #[test]
@@ -61,7 +70,10 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
     let (code, out, err) = run(&["migrate"]);
     assert_eq!(
         (code, out.trim()),
-        (Some(0), "applied  0001_initial\napplied  0002_pipeline"),
+        (
+            Some(0),
+            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims"
+        ),
         "{err}"
     );
     assert!(
@@ -69,7 +81,10 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
         "{err}"
     );
     let (_, out, _) = run(&["migrate", "status"]);
-    assert_eq!(out.trim(), "applied  0001_initial\napplied  0002_pipeline");
+    assert_eq!(
+        out.trim(),
+        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims"
+    );
 }
 
 #[test]

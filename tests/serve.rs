@@ -163,7 +163,7 @@ async fn serve_on_postgres_and_redis_migrates_and_reports_a_lost_database() {
     ];
     let (server, addr, banner) = start(data.path(), &env);
     assert!(
-        banner.contains("migrated 0001_initial") && banner.contains("migrated 0002_pipeline"),
+        banner.contains("migrated 0001_initial") && banner.contains("migrated 0003_claims"),
         "{banner}"
     );
     assert!(
@@ -203,7 +203,8 @@ async fn serve_refuses_an_old_schema_when_told_not_to_migrate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("0001_initial, 0002_pipeline pending") && err.contains("jules migrate"),
+        err.contains("0001_initial, 0002_pipeline, 0003_claims pending")
+            && err.contains("jules migrate"),
         "{err}"
     );
 }

@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo bench -p jules --bench load` (after scripts/build-policies). Knobs:
 //! LOAD_RATE (1000 req/s), LOAD_SECONDS (10), LOAD_CONVERSATIONS (3000),
-//! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000), LOAD_HELD (10000).
+//! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000), LOAD_HELD (10000), LOAD_PHASES
+//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_POOL_SIZE (32).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -265,7 +266,7 @@ async fn main() {
             .env("DATA_DIR", data.path())
             .env("POLICY_DIR", policy_dir(&root))
             .env("DATABASE_URL", &db_url)
-            .env("DATABASE_POOL_SIZE", "32")
+            .env("DATABASE_POOL_SIZE", knob("LOAD_POOL_SIZE", 32).to_string())
             .env_remove("REDIS_URL")
             .env("ANTHROPIC_API_KEY", "fake")
             .env("ANTHROPIC_BASE_URL", &fake_url)
@@ -298,7 +299,33 @@ async fn main() {
         "jules serve (release) on Postgres, fake Bandwidth and Anthropic on loopback; 2 cores shared by all"
     );
 
-    // 1. Ack latency at a fixed rate.
+    let phases = std::env::var("LOAD_PHASES").unwrap_or_else(|_| "1234".into());
+    if phases.contains('1') {
+        ack_latency(&fakes, &http, &base, &next).await;
+    }
+    if phases.contains('2') {
+        conversations(&fakes, &http, &base, &next).await;
+    }
+    if phases.contains('3') {
+        model_delay(&fakes, &http, &base, pid).await;
+    }
+    if phases.contains('4') {
+        capacity(&fakes, &http, &base, pid).await;
+    }
+    drop(host);
+    let _ = admin_client
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await;
+}
+
+/// 1. Ack latency at a fixed rate.
+async fn ack_latency(
+    fakes: &Arc<Fakes>,
+    http: &reqwest::Client,
+    base: &str,
+    next: &impl Fn() -> usize,
+) {
+    let before = fakes.sent.load(Ordering::Relaxed);
     let (rate, seconds) = (knob("LOAD_RATE", 1000), knob("LOAD_SECONDS", 10));
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -330,7 +357,7 @@ async fn main() {
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3,
     );
-    let target = total;
+    let target = before + total;
     let drained = wait_until("replies to phase 1", Duration::from_secs(600), || {
         fakes.sent.load(Ordering::Relaxed) >= target
     })
@@ -339,8 +366,15 @@ async fn main() {
         "  every reply of phase 1 sent {:.1} s after the last ack",
         drained.as_secs_f64()
     );
+}
 
-    // 2. Sustained conversations per second, end to end.
+/// 2. Sustained conversations per second, end to end.
+async fn conversations(
+    fakes: &Arc<Fakes>,
+    http: &reqwest::Client,
+    base: &str,
+    next: &impl Fn() -> usize,
+) {
     let n = knob("LOAD_CONVERSATIONS", 3000) as usize;
     let before = fakes.sent.load(Ordering::Relaxed);
     let start = Instant::now();
@@ -366,27 +400,26 @@ async fn main() {
         n as f64 / took.as_secs_f64(),
         acked.as_secs_f64()
     );
+}
 
-    // 3. A 2 s language model: conversations in flight and memory.
+/// 3. A 2 s language model: conversations in flight and memory.
+async fn model_delay(fakes: &Arc<Fakes>, http: &reqwest::Client, base: &str, pid: u32) {
     let n = knob("LOAD_IN_FLIGHT", 10_000) as usize;
     let delay = knob("LOAD_LLM_DELAY_MS", 2000);
     fakes.llm_delay_ms.store(delay, Ordering::Relaxed);
-    let (done, most, before, peak) = in_flight(&fakes, &http, &base, pid, "c", "+15570", n).await;
+    let (done, most, before, peak) = in_flight(fakes, http, base, pid, "c", "+15570", n).await;
     println!(
         "with a {delay} ms model: {n} conversations done in {done:.1} s; at most {most} waiting on the model at once; host RSS {before:.0} MiB before, {peak:.0} MiB peak"
     );
+}
 
-    // 4. Capacity: nobody is answered until `held` wait on the model at once.
+/// 4. Capacity: nobody is answered until `held` wait on the model at once.
+async fn capacity(fakes: &Arc<Fakes>, http: &reqwest::Client, base: &str, pid: u32) {
     let held = knob("LOAD_HELD", 10_000) as usize;
     fakes.llm_delay_ms.store(0, Ordering::Relaxed);
     fakes.hold_until.store(held, Ordering::Relaxed);
-    let (done, most, before, peak) =
-        in_flight(&fakes, &http, &base, pid, "d", "+15571", held).await;
+    let (done, most, before, peak) = in_flight(fakes, http, base, pid, "d", "+15571", held).await;
     println!(
         "held until {held} wait on the model: at most {most} waiting at once; all answered {done:.1} s after the first text; host RSS {before:.0} MiB before, {peak:.0} MiB peak"
     );
-    drop(host);
-    let _ = admin_client
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await;
 }

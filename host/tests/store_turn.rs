@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 suite!(
     a_conversation_is_claimed_by_one_worker_at_a_time,
+    a_released_conversation_is_claimed_again,
     a_burst_of_texts_waits_for_quiet,
     a_turn_is_read_in_one_go,
     a_turn_is_recorded_whole,
@@ -80,13 +81,60 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(
+        db.recover_conversations().await.unwrap(),
+        0,
+        "a held lease keeps its texts"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        db.claim_conversations(10, lease, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claims look only at texts nobody holds"
+    );
+    assert_eq!(
+        db.recover_conversations().await.unwrap(),
+        2,
+        "the expired lease's texts are handed back"
+    );
+    assert_eq!(statuses(&f, a).await, [MessageStatus::Received; 2]);
     assert_eq!(
         db.claim_conversations(10, lease, Duration::ZERO)
             .await
             .unwrap(),
         [a]
     );
+}
+
+async fn a_released_conversation_is_claimed_again(f: Fixture) {
+    let (a, _) = f.user_of("+15550000024", "a1", "first").await;
+    let db = f.store.db();
+    let lease = Duration::from_secs(60);
+    assert_eq!(
+        db.claim_conversations(10, lease, Duration::ZERO)
+            .await
+            .unwrap(),
+        [a]
+    );
+    f.inbound("+15550000024", "a2", "while held").await;
+    assert!(
+        db.claim_conversations(10, lease, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a held conversation is not claimed again, even with a new text"
+    );
+    db.release_conversation(a).await.unwrap();
+    assert_eq!(statuses(&f, a).await, [MessageStatus::Received; 2]);
+    assert_eq!(
+        db.claim_conversations(10, lease, Duration::ZERO)
+            .await
+            .unwrap(),
+        [a]
+    );
+    assert_eq!(statuses(&f, a).await, [MessageStatus::Processing; 2]);
 }
 
 async fn a_burst_of_texts_waits_for_quiet(f: Fixture) {

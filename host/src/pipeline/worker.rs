@@ -2,6 +2,7 @@
 //! queued replies, polling as a fallback (another replica may have stored the work).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -36,9 +37,27 @@ pub fn spawn(pipeline: Pipeline) -> Workers {
     }
 }
 
+/// How often texts held under an expired lease are handed back: a quarter of the
+/// lease, between the poll interval and 30 s.
+fn sweep_every(p: &Pipeline) -> Duration {
+    (p.settings.lease / 4).clamp(
+        p.settings.poll,
+        Duration::from_secs(30).max(p.settings.poll),
+    )
+}
+
 async fn conversation_loop(p: Pipeline) {
     let slots = Arc::new(Semaphore::new(p.settings.concurrency.max(1)));
+    let mut swept: Option<Instant> = None;
     loop {
+        if swept.is_none_or(|t| t.elapsed() >= sweep_every(&p)) {
+            match p.store.db().recover_conversations().await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(texts = n, "texts of expired leases handed back"),
+                Err(e) => tracing::error!(error = %e, "cannot recover expired leases"),
+            }
+            swept = Some(Instant::now());
+        }
         let free = slots.available_permits();
         let claimed = if free == 0 {
             Ok(Vec::new())

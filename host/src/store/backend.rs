@@ -109,8 +109,16 @@ impl Backend {
         dispatch!(self, s => s.claim_conversations(limit, lease, quiet).await)
     }
 
+    /// Let go of a conversation without answering it: its texts go back to waiting.
     pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
         dispatch!(self, s => s.release_conversation(user).await)
+    }
+
+    /// Hand back texts held by a worker whose lease ran out (it died or stalled), so
+    /// the next claim finds them; returns how many. Claims look only at texts nobody
+    /// holds, so this sweep is what recovers a crashed worker's conversations.
+    pub async fn recover_conversations(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.recover_conversations().await)
     }
 
     /// The user with their unanswered texts, inbound count since `since` and whether

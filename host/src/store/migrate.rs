@@ -51,6 +51,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "pipeline",
         sql: include_str!("../../../migrations/postgres/0002_pipeline.sql"),
     },
+    Migration {
+        version: 3,
+        name: "claims",
+        sql: include_str!("../../../migrations/postgres/0003_claims.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -64,6 +69,11 @@ pub const SQLITE: &[Migration] = &[
         version: 2,
         name: "pipeline",
         sql: include_str!("../../../migrations/sqlite/0002_pipeline.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "claims",
+        sql: include_str!("../../../migrations/sqlite/0003_claims.sql"),
     },
 ];
 

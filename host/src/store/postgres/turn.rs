@@ -26,12 +26,13 @@ impl PgStore {
                 "WITH claimed AS (
                      UPDATE users SET busy_until = now() + $2::float8 * interval '1 millisecond'
                      WHERE id IN (
-                         SELECT user_id FROM messages
-                         WHERE direction = 'in' AND status IN ('received', 'processing')
-                         GROUP BY user_id
-                         HAVING max(created_at) <= now() - $3::float8 * interval '1 millisecond'
-                             OR min(created_at) <= now() - 4 * $3::float8 * interval '1 millisecond'
-                         ORDER BY min(created_at)
+                         SELECT m.user_id FROM messages m JOIN users u ON u.id = m.user_id
+                         WHERE m.direction = 'in' AND m.status = 'received'
+                           AND (u.busy_until IS NULL OR u.busy_until < now())
+                         GROUP BY m.user_id
+                         HAVING max(m.created_at) <= now() - $3::float8 * interval '1 millisecond'
+                             OR min(m.created_at) <= now() - 4 * $3::float8 * interval '1 millisecond'
+                         ORDER BY min(m.created_at)
                          LIMIT $1)
                        AND (busy_until IS NULL OR busy_until < now())
                      RETURNING id),
@@ -47,9 +48,26 @@ impl PgStore {
     }
 
     pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
-        self.exec("UPDATE users SET busy_until = NULL WHERE id = $1", &[&user])
-            .await?;
+        self.exec(
+            "WITH back AS (
+                 UPDATE messages SET status = 'received', updated_at = now()
+                 WHERE user_id = $1 AND direction = 'in' AND status = 'processing')
+             UPDATE users SET busy_until = NULL WHERE id = $1",
+            &[&user],
+        )
+        .await?;
         Ok(())
+    }
+
+    pub async fn recover_conversations(&self) -> Result<u64, StoreError> {
+        self.exec(
+            "UPDATE messages m SET status = 'received', updated_at = now()
+             FROM users u
+             WHERE m.user_id = u.id AND m.direction = 'in' AND m.status = 'processing'
+               AND (u.busy_until IS NULL OR u.busy_until < now())",
+            &[],
+        )
+        .await
     }
 
     /// The user, their unanswered texts (oldest first), their inbound count since

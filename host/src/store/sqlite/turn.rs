@@ -26,11 +26,12 @@ impl SqliteStore {
                 let mut stmt = tx.prepare(
                     "UPDATE users SET busy_until = ?1 + ?2
                      WHERE id IN (
-                         SELECT user_id FROM messages
-                         WHERE direction = 'in' AND status IN ('received', 'processing')
-                         GROUP BY user_id
-                         HAVING max(created_at) <= ?1 - ?3 OR min(created_at) <= ?1 - 4 * ?3
-                         ORDER BY min(created_at)
+                         SELECT m.user_id FROM messages m JOIN users u ON u.id = m.user_id
+                         WHERE m.direction = 'in' AND m.status = 'received'
+                           AND (u.busy_until IS NULL OR u.busy_until < ?1)
+                         GROUP BY m.user_id
+                         HAVING max(m.created_at) <= ?1 - ?3 OR min(m.created_at) <= ?1 - 4 * ?3
+                         ORDER BY min(m.created_at)
                          LIMIT ?4)
                        AND (busy_until IS NULL OR busy_until < ?1)
                      RETURNING id",
@@ -53,11 +54,32 @@ impl SqliteStore {
 
     pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
         self.with(move |c| {
-            c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE messages SET status = 'received', updated_at = ?2
+                 WHERE user_id = ?1 AND direction = 'in' AND status = 'processing'",
+                params![user, now_ms()],
+            )?;
+            tx.execute(
                 "UPDATE users SET busy_until = NULL WHERE id = ?1",
                 params![user],
             )?;
+            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    pub async fn recover_conversations(&self) -> Result<u64, StoreError> {
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE messages SET status = 'received', updated_at = ?1
+                 WHERE direction = 'in' AND status = 'processing'
+                   AND user_id IN (SELECT id FROM users
+                                   WHERE busy_until IS NULL OR busy_until < ?1)",
+                params![now_ms()],
+            )?;
+            Ok(n as u64)
         })
         .await
     }
