@@ -259,32 +259,39 @@ async fn main() {
         .port();
     let data = tempfile::tempdir().unwrap();
     let host = Host(
-        Command::new(env!("CARGO_BIN_EXE_jules"))
-            .arg("serve")
-            .current_dir(&root)
-            .env("PORT", port.to_string())
-            .env("DATA_DIR", data.path())
-            .env("POLICY_DIR", policy_dir(&root))
-            .env("DATABASE_URL", &db_url)
-            .env("DATABASE_POOL_SIZE", knob("LOAD_POOL_SIZE", 32).to_string())
-            .env_remove("REDIS_URL")
-            .env("ANTHROPIC_API_KEY", "fake")
-            .env("ANTHROPIC_BASE_URL", &fake_url)
-            .env_remove("OPENAI_API_KEY")
-            .env("BANDWIDTH_ACCOUNT_ID", "1")
-            .env("BANDWIDTH_USERNAME", "u")
-            .env("BANDWIDTH_PASSWORD", "p")
-            .env("BANDWIDTH_APPLICATION_ID", "app")
-            .env("BANDWIDTH_NUMBER", "+15550001111")
-            .env("BANDWIDTH_API_URL", &fake_url)
-            .env("COALESCE_WINDOW_MS", "0")
-            .env("WORKER_CONCURRENCY", "20000")
-            .env("LLM_TIMEOUT_MS", "30000")
-            .env("LOG_LEVEL", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn jules serve"),
+        match std::env::var("LOAD_WRAP") {
+            Ok(w) => {
+                let mut c = Command::new(w);
+                c.arg(env!("CARGO_BIN_EXE_jules"));
+                c
+            }
+            Err(_) => Command::new(env!("CARGO_BIN_EXE_jules")),
+        }
+        .arg("serve")
+        .current_dir(&root)
+        .env("PORT", port.to_string())
+        .env("DATA_DIR", data.path())
+        .env("POLICY_DIR", policy_dir(&root))
+        .env("DATABASE_URL", &db_url)
+        .env("DATABASE_POOL_SIZE", knob("LOAD_POOL_SIZE", 32).to_string())
+        .env_remove("REDIS_URL")
+        .env("ANTHROPIC_API_KEY", "fake")
+        .env("ANTHROPIC_BASE_URL", &fake_url)
+        .env_remove("OPENAI_API_KEY")
+        .env("BANDWIDTH_ACCOUNT_ID", "1")
+        .env("BANDWIDTH_USERNAME", "u")
+        .env("BANDWIDTH_PASSWORD", "p")
+        .env("BANDWIDTH_APPLICATION_ID", "app")
+        .env("BANDWIDTH_NUMBER", "+15550001111")
+        .env("BANDWIDTH_API_URL", &fake_url)
+        .env("COALESCE_WINDOW_MS", "0")
+        .env("WORKER_CONCURRENCY", "20000")
+        .env("LLM_TIMEOUT_MS", "30000")
+        .env("LOG_LEVEL", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn jules serve"),
     );
     let pid = host.0.id();
     let base = format!("http://127.0.0.1:{port}");

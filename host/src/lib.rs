@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod harness;
+pub mod heap;
 pub mod http;
 pub mod llm;
 pub mod memory;

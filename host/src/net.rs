@@ -11,6 +11,12 @@ pub fn client(timeout: Duration) -> reqwest::Client {
     });
     reqwest::Client::builder()
         .timeout(timeout)
+        // Retries are the caller's (each provider's policy from WIRE.md). Without this,
+        // every request in flight keeps a copy of itself for a protocol-level retry.
+        .retry(reqwest::retry::never())
+        // After a burst, keep a few hundred idle connections per host, not thousands
+        // (each holds about 30 KB of buffers until the idle timeout).
+        .pool_max_idle_per_host(256)
         .build()
         .expect("an HTTP client with a TLS provider builds")
 }

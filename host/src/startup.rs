@@ -142,6 +142,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         })
     };
     let workers = Some(pipeline::spawn(pipeline.clone()));
+    crate::heap::release_freed();
     tracing::info!(address = %addr, "listening");
     Ok(Running {
         addr,
