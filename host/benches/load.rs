@@ -13,7 +13,10 @@
 //! Run: `cargo bench -p jules --bench load` (after scripts/build-policies). Knobs:
 //! LOAD_RATE (1000 req/s), LOAD_SECONDS (10), LOAD_CONVERSATIONS (3000),
 //! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000), LOAD_HELD (10000), LOAD_PHASES
-//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_POOL_SIZE (32).
+//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_POOL_SIZE (8: the host's
+//! DATABASE_POOL_SIZE; with Postgres on the same two cores, more connections only add
+//! contention), LOAD_WRAP (a program the host runs under, e.g. a script running
+//! `heaptrack`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -273,7 +276,7 @@ async fn main() {
         .env("DATA_DIR", data.path())
         .env("POLICY_DIR", policy_dir(&root))
         .env("DATABASE_URL", &db_url)
-        .env("DATABASE_POOL_SIZE", knob("LOAD_POOL_SIZE", 32).to_string())
+        .env("DATABASE_POOL_SIZE", knob("LOAD_POOL_SIZE", 8).to_string())
         .env_remove("REDIS_URL")
         .env("ANTHROPIC_API_KEY", "fake")
         .env("ANTHROPIC_BASE_URL", &fake_url)

@@ -69,17 +69,21 @@ async fn conversation_loop(p: Pipeline) {
         };
         match claimed {
             Ok(users) if !users.is_empty() => {
+                // Fewer than asked for: everything waiting was taken.
+                let drained = users.len() < free;
                 for user in users {
                     let permit = slots.clone().acquire_owned().await.expect("never closed");
                     let p = p.clone();
                     tokio::spawn(async move {
                         if let Err(e) = p.process(user).await {
-                            tracing::error!(user = %user, error = %e, "conversation failed; it is retried when its lease ends");
+                            tracing::error!(user = %user, error = %e, "conversation failed; its texts wait for the next claim");
                         }
                         drop(permit);
                     });
                 }
-                continue;
+                if !drained {
+                    continue;
+                }
             }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
@@ -93,8 +97,16 @@ async fn conversation_loop(p: Pipeline) {
             _ = p.inbound_ready.notified(), if p.settings.quiet.is_zero() => {}
             _ = tokio::time::sleep(wait) => {}
         }
+        if p.settings.quiet.is_zero() {
+            // Texts arriving together are claimed together: one claim per gather
+            // window, not one per text.
+            tokio::time::sleep(GATHER).await;
+        }
     }
 }
+
+/// How long a woken worker waits for more texts before it claims.
+const GATHER: Duration = Duration::from_millis(2);
 
 async fn outbox_loop(p: Pipeline) {
     loop {
