@@ -1,6 +1,6 @@
-//! The process heap. Loading the policies compiles WebAssembly, which frees tens of
-//! megabytes that glibc's allocator keeps in its per-thread arenas; it hands freed
-//! pages back to the system only when asked.
+//! The process heap. glibc's allocator keeps freed memory in its arenas and hands
+//! pages back to the system only when asked: after the policies compile (tens of
+//! megabytes of compiler scratch) and when the pipeline goes idle after a burst.
 
 /// Return freed heap pages to the system (glibc only; elsewhere nothing to do).
 pub fn release_freed() {

@@ -14,6 +14,8 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         // Retries are the caller's (each provider's policy from WIRE.md). Without this,
         // every request in flight keeps a copy of itself for a protocol-level retry.
         .retry(reqwest::retry::never())
+        // Provider APIs do not redirect; following one would resend the key elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
         // After a burst, keep a few hundred idle connections per host, not thousands
         // (each holds about 30 KB of buffers until the idle timeout).
         .pool_max_idle_per_host(256)

@@ -335,14 +335,13 @@ impl Pipeline {
             });
             let http = self.http.clone();
             tokio::spawn(async move {
-                if let Err(e) = http
-                    .post(&url)
-                    .json(&body)
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                {
-                    tracing::error!(error = %e, "crisis alert not delivered");
+                // Redirects are not followed: anything but a 2xx is a failed alert.
+                match http.post(&url).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => {
+                        tracing::error!(status = r.status().as_u16(), "crisis alert not delivered")
+                    }
+                    Err(e) => tracing::error!(error = %e, "crisis alert not delivered"),
                 }
             });
         }
