@@ -239,11 +239,24 @@ async fn in_flight(
     )
 }
 
-#[tokio::main]
-async fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+fn main() {
+    // The fakes stand for services on other machines: they get their own runtime, so
+    // the load generator's requests and clock never wait behind the fakes' work.
+    let fakes_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("fakes")
+        .enable_all()
+        .build()
+        .unwrap();
     let fakes = Arc::new(Fakes::new());
-    let fake_url = start_fakes(fakes.clone()).await;
+    let fake_url = fakes_runtime.block_on(start_fakes(fakes.clone()));
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run(fakes, fake_url));
+}
+
+async fn run(fakes: Arc<Fakes>, fake_url: String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let admin = std::env::var("BENCH_DATABASE_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("jules_load_{:08x}", rand::random::<u32>());
