@@ -16,7 +16,7 @@
 //! (1234: which phases run, e.g. `4` for capacity alone), LOAD_POOL_SIZE (8: the host's
 //! DATABASE_POOL_SIZE; with Postgres on the same two cores, more connections only add
 //! contention), LOAD_WRAP (a program the host runs under, e.g. a script running
-//! `heaptrack`).
+//! `heaptrack`), LOAD_KEEP_DB (set: the database is kept for inspection).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -336,6 +336,10 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
         capacity(&fakes, &http, &base, pid).await;
     }
     drop(host);
+    if std::env::var("LOAD_KEEP_DB").is_ok() {
+        println!("database kept: {name}");
+        return;
+    }
     let _ = admin_client
         .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .await;
