@@ -49,7 +49,7 @@ fn sweep_every(p: &Pipeline) -> Duration {
 async fn conversation_loop(p: Pipeline) {
     let slots = Arc::new(Semaphore::new(p.settings.concurrency.max(1)));
     let mut swept: Option<Instant> = None;
-    let mut trimmed = Instant::now();
+    let mut trimmer = crate::heap::Trimmer::new(TRIM_AFTER);
     loop {
         if swept.is_none_or(|t| t.elapsed() >= sweep_every(&p)) {
             match p.store.db().recover_conversations().await {
@@ -89,13 +89,9 @@ async fn conversation_loop(p: Pipeline) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
         }
-        if slots.available_permits() == p.settings.concurrency.max(1)
-            && trimmed.elapsed() >= TRIM_EVERY
-        {
-            // Idle: what the last burst freed goes back to the system (off the
-            // runtime's threads; a large heap takes some milliseconds to walk).
+        if slots.available_permits() == p.settings.concurrency.max(1) && trimmer.due() {
+            // Idle after a burst: what it freed goes back to the system.
             tokio::task::spawn_blocking(crate::heap::release_freed);
-            trimmed = Instant::now();
         }
         // Wait for new work, a quiet window to pass, or the poll interval.
         let wait = p
@@ -114,8 +110,8 @@ async fn conversation_loop(p: Pipeline) {
     }
 }
 
-/// At most this often, an idle worker returns freed heap to the system.
-const TRIM_EVERY: Duration = Duration::from_secs(10);
+/// Freed heap (bytes) an idle worker gives back to the system.
+const TRIM_AFTER: usize = 32 << 20;
 
 /// How long a woken worker waits for more texts before it claims.
 const GATHER: Duration = Duration::from_millis(2);
