@@ -11,13 +11,13 @@ pub fn client(timeout: Duration) -> reqwest::Client {
     });
     reqwest::Client::builder()
         .timeout(timeout)
-        // Retries are the caller's (each provider's policy from WIRE.md). Without this,
-        // every request in flight keeps a copy of itself for a protocol-level retry.
+        // Retries are the caller's (each provider's policy from WIRE.md), not the
+        // client's: no request in flight keeps a copy of its headers for one.
         .retry(reqwest::retry::never())
         // Provider APIs do not redirect; following one would resend the key elsewhere.
         .redirect(reqwest::redirect::Policy::none())
         // After a burst, keep a few hundred idle connections per host, not thousands
-        // (each holds about 30 KB of buffers until the idle timeout).
+        // (each holds about 27 KB of buffers until the idle timeout).
         .pool_max_idle_per_host(256)
         .build()
         .expect("an HTTP client with a TLS provider builds")
