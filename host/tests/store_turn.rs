@@ -78,7 +78,7 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
         statuses(&f, b).await,
         [MessageStatus::Replied, MessageStatus::Queued]
     );
-    assert!(claim(&db, lease).await.is_empty());
+    assert!(claim(db, lease).await.is_empty());
     assert_eq!(
         db.recover_conversations().await.unwrap(),
         0,
@@ -86,7 +86,7 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
-        claim(&db, lease).await.is_empty(),
+        claim(db, lease).await.is_empty(),
         "claims look only at texts nobody holds"
     );
     assert_eq!(
@@ -95,22 +95,22 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
         "the expired lease's texts are handed back"
     );
     assert_eq!(statuses(&f, a).await, [MessageStatus::Received; 2]);
-    assert_eq!(claim(&db, lease).await, [a]);
+    assert_eq!(claim(db, lease).await, [a]);
 }
 
 async fn a_released_conversation_is_claimed_again(f: Fixture) {
     let (a, _) = f.user_of("+15550000024", "a1", "first").await;
     let db = f.store.db();
     let lease = Duration::from_secs(60);
-    assert_eq!(claim(&db, lease).await, [a]);
+    assert_eq!(claim(db, lease).await, [a]);
     f.inbound("+15550000024", "a2", "while held").await;
     assert!(
-        claim(&db, lease).await.is_empty(),
+        claim(db, lease).await.is_empty(),
         "a held conversation is not claimed again, even with a new text"
     );
     db.release_conversation(a).await.unwrap();
     assert_eq!(statuses(&f, a).await, [MessageStatus::Received; 2]);
-    assert_eq!(claim(&db, lease).await, [a]);
+    assert_eq!(claim(db, lease).await, [a]);
     assert_eq!(statuses(&f, a).await, [MessageStatus::Processing; 2]);
 }
 
@@ -282,7 +282,7 @@ async fn a_turn_is_recorded_whole(f: Fixture) {
 async fn a_failed_turn_writes_nothing(f: Fixture) {
     let (u, m) = f.user_of("+15550000043", "m1", "hi").await;
     let db = f.store.db();
-    assert_eq!(claim(&db, Duration::from_secs(60)).await, [u]);
+    assert_eq!(claim(db, Duration::from_secs(60)).await, [u]);
     let mut turn = f.outcome(u, vec![m], &[(Purpose::Reply, "hello")]);
     turn.status = Some(UserStatus::OptedOut);
     turn.decisions.push(Decision {
@@ -303,7 +303,7 @@ async fn a_failed_turn_writes_nothing(f: Fixture) {
         "the status change was not kept"
     );
     assert!(
-        claim(&db, Duration::from_secs(60)).await.is_empty(),
+        claim(db, Duration::from_secs(60)).await.is_empty(),
         "the conversation is still held by its worker"
     );
 }
