@@ -108,7 +108,17 @@ async fn a_released_conversation_is_claimed_again(f: Fixture) {
         claim(db, lease).await.is_empty(),
         "a held conversation is not claimed again, even with a new text"
     );
-    db.release_conversation(a).await.unwrap();
+    db.release_conversation(a, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(statuses(&f, a).await, [MessageStatus::Received; 2]);
+    assert!(
+        claim(db, lease).await.is_empty(),
+        "a failed turn waits before it is claimed again"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(claim(db, lease).await, [a]);
+    db.release_conversation(a, Duration::ZERO).await.unwrap();
     assert_eq!(statuses(&f, a).await, [MessageStatus::Received; 2]);
     assert_eq!(claim(db, lease).await, [a]);
     assert_eq!(statuses(&f, a).await, [MessageStatus::Processing; 2]);

@@ -1,7 +1,7 @@
 //! One claimed conversation: every unanswered text of one person, in order, answered
 //! as one turn. Crisis resources go out before anything else can fail.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use jules_policy_model::{
     Action, AgeStatus as PolicyAge, Assessment, Inbound, MemoryFact, Role, Tier as PolicyTier,
@@ -16,6 +16,9 @@ use crate::store::{
     AgeStatus, ComplianceEntry, ComplianceEvent, Decision, NewCrisisEvent, OpenTurn, Purpose,
     StoreError, Tier, Turn, TurnOutcome, User, UserStatus,
 };
+
+/// How long a person whose turn failed waits before their texts are claimed again.
+const FAILED_TURN_RETRY: Duration = Duration::from_secs(5);
 
 fn policy_age(a: AgeStatus) -> PolicyAge {
     match a {
@@ -63,12 +66,28 @@ fn facts(preferences: &serde_json::Value) -> Vec<MemoryFact> {
 
 impl Pipeline {
     /// Answer everything `user_id` sent that is not answered yet, then release the
-    /// conversation. An error leaves the messages pending: the lease runs out and the
-    /// conversation is processed again, queuing nothing twice.
+    /// conversation. An error leaves the messages pending: they are claimed again after
+    /// `FAILED_TURN_RETRY` (or, if this worker died, after its lease), and the turn
+    /// processed again queues nothing twice.
     pub async fn process(&self, user_id: Uuid) -> Result<(), StoreError> {
         let answered = self.answer(user_id).await;
-        if !matches!(answered, Ok(true)) {
-            self.store.db().release_conversation(user_id).await?;
+        match answered {
+            Ok(true) => {}
+            // Nothing to answer: let go at once.
+            Ok(false) => {
+                self.store
+                    .db()
+                    .release_conversation(user_id, Duration::ZERO)
+                    .await?
+            }
+            // A failed turn waits before it is tried again, so a lasting failure is
+            // not retried in a tight loop.
+            Err(_) => {
+                self.store
+                    .db()
+                    .release_conversation(user_id, FAILED_TURN_RETRY)
+                    .await?
+            }
         }
         answered.map(drop)
     }

@@ -77,7 +77,7 @@ async fn conversation_loop(p: Pipeline) {
                     let p = p.clone();
                     tokio::spawn(async move {
                         if let Err(e) = p.process(user).await {
-                            tracing::error!(user = %user, error = %e, "conversation failed; its texts wait for the next claim");
+                            tracing::error!(user = %user, error = %e, "conversation failed; its texts are claimed again in a few seconds");
                         }
                         drop(permit);
                     });

@@ -109,9 +109,14 @@ impl Backend {
         dispatch!(self, s => s.claim_conversations(limit, lease, quiet).await)
     }
 
-    /// Let go of a conversation without answering it: its texts go back to waiting.
-    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
-        dispatch!(self, s => s.release_conversation(user).await)
+    /// Let go of a conversation without answering it: its texts go back to waiting,
+    /// to be claimed again after `retry_in` (zero: at once).
+    pub async fn release_conversation(
+        &self,
+        user: Uuid,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_conversation(user, retry_in).await)
     }
 
     /// Hand back texts held by a worker whose lease ran out (it died or stalled), so

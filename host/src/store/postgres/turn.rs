@@ -47,13 +47,20 @@ impl PgStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
+    pub async fn release_conversation(
+        &self,
+        user: Uuid,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        let retry_ms = retry_in.as_millis() as f64;
         self.exec(
             "WITH back AS (
                  UPDATE messages SET status = 'received', updated_at = now()
                  WHERE user_id = $1 AND direction = 'in' AND status = 'processing')
-             UPDATE users SET busy_until = NULL WHERE id = $1",
-            &[&user],
+             UPDATE users SET busy_until = CASE WHEN $2::float8 > 0
+                 THEN now() + $2::float8 * interval '1 millisecond' END
+             WHERE id = $1",
+            &[&user, &retry_ms],
         )
         .await?;
         Ok(())

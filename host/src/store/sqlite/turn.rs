@@ -52,17 +52,24 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn release_conversation(&self, user: Uuid) -> Result<(), StoreError> {
+    pub async fn release_conversation(
+        &self,
+        user: Uuid,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        let retry_ms = retry_in.as_millis() as i64;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
             tx.execute(
                 "UPDATE messages SET status = 'received', updated_at = ?2
                  WHERE user_id = ?1 AND direction = 'in' AND status = 'processing'",
-                params![user, now_ms()],
+                params![user, now],
             )?;
+            let until = (retry_ms > 0).then_some(now + retry_ms);
             tx.execute(
-                "UPDATE users SET busy_until = NULL WHERE id = ?1",
-                params![user],
+                "UPDATE users SET busy_until = ?2 WHERE id = ?1",
+                params![user, until],
             )?;
             tx.commit()?;
             Ok(())
