@@ -34,6 +34,11 @@ async fn claim(db: &jules::store::Backend, lease: Duration) -> Vec<Uuid> {
         .unwrap()
 }
 
+/// The person's open turn, counting texts since `since`; they exist.
+async fn open(f: &Fixture, user: Uuid, since: SystemTime) -> jules::store::OpenTurn {
+    f.store.open_turn(user, since).await.unwrap().unwrap()
+}
+
 async fn statuses(f: &Fixture, user: Uuid) -> Vec<MessageStatus> {
     let rows = f.store.db().recent_messages(user, 10).await.unwrap();
     rows.iter().map(|m| m.status).collect()
@@ -69,7 +74,7 @@ async fn a_conversation_is_claimed_by_one_worker_at_a_time(f: Fixture) {
     );
 
     // b is answered and released; a's worker dies (its lease runs out).
-    let turn = f.store.open_turn(b, now()).await.unwrap().unwrap();
+    let turn = open(&f, b, now()).await;
     let texts = turn.pending.iter().map(|(t, _)| t.message_id).collect();
     db.close_turn(&f.outcome(b, texts, &[(Purpose::Reply, "hi")]))
         .await
@@ -150,12 +155,7 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
     );
     let (a, m1) = f.user_of("+15550000041", "a1", "first").await;
     let (_, m2) = f.inbound("+15550000041", "a2", "second").await;
-    let turn = f
-        .store
-        .open_turn(a, now() - Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let turn = open(&f, a, now() - Duration::from_secs(60)).await;
     assert_eq!(turn.user.phone, "+15550000041");
     let pending: Vec<_> = turn
         .pending
@@ -169,12 +169,7 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
     );
     assert_eq!(turn.inbound_since, 2);
     assert!(!turn.has_history, "nothing but the pending texts yet");
-    let later = f
-        .store
-        .open_turn(a, now() + Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let later = open(&f, a, now() + Duration::from_secs(60)).await;
     assert_eq!(later.inbound_since, 0, "counted from the time asked for");
 
     f.store
@@ -183,12 +178,7 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
         .await
         .unwrap();
     let (_, m3) = f.inbound("+15550000041", "a3", "third").await;
-    let turn = f
-        .store
-        .open_turn(a, now() - Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let turn = open(&f, a, now() - Duration::from_secs(60)).await;
     let ids: Vec<_> = turn.pending.iter().map(|(t, _)| t.message_id).collect();
     assert_eq!(ids, [m3], "answered texts are not pending");
     assert_eq!(turn.inbound_since, 3);

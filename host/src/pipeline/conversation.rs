@@ -71,23 +71,19 @@ impl Pipeline {
     /// processed again queues nothing twice.
     pub async fn process(&self, user_id: Uuid) -> Result<(), StoreError> {
         let answered = self.answer(user_id).await;
-        match answered {
-            Ok(true) => {}
+        let retry_in = match answered {
+            Ok(true) => None,
             // Nothing to answer: let go at once.
-            Ok(false) => {
-                self.store
-                    .db()
-                    .release_conversation(user_id, Duration::ZERO)
-                    .await?
-            }
+            Ok(false) => Some(Duration::ZERO),
             // A failed turn waits before it is tried again, so a lasting failure is
             // not retried in a tight loop.
-            Err(_) => {
-                self.store
-                    .db()
-                    .release_conversation(user_id, FAILED_TURN_RETRY)
-                    .await?
-            }
+            Err(_) => Some(FAILED_TURN_RETRY),
+        };
+        if let Some(retry_in) = retry_in {
+            self.store
+                .db()
+                .release_conversation(user_id, retry_in)
+                .await?;
         }
         answered.map(drop)
     }

@@ -50,6 +50,7 @@ async fn conversation_loop(p: Pipeline) {
     let slots = Arc::new(Semaphore::new(p.settings.concurrency.max(1)));
     let mut swept: Option<Instant> = None;
     let mut trimmer = crate::heap::Trimmer::new(TRIM_AFTER);
+    let mut trim_checked = Instant::now();
     loop {
         if swept.is_none_or(|t| t.elapsed() >= sweep_every(&p)) {
             match p.store.db().recover_conversations().await {
@@ -89,9 +90,15 @@ async fn conversation_loop(p: Pipeline) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
         }
-        if slots.available_permits() == p.settings.concurrency.max(1) && trimmer.due() {
-            // Idle after a burst: what it freed goes back to the system.
-            tokio::task::spawn_blocking(crate::heap::release_freed);
+        // Idle after a burst: what it freed goes back to the system. Asking glibc how
+        // much is free walks its free lists under a lock, so at most once a second.
+        if slots.available_permits() == p.settings.concurrency.max(1)
+            && trim_checked.elapsed() >= TRIM_CHECK_EVERY
+        {
+            trim_checked = Instant::now();
+            if trimmer.due() {
+                tokio::task::spawn_blocking(crate::heap::release_freed);
+            }
         }
         // Wait for new work, a quiet window to pass, or the poll interval.
         let wait = p
@@ -112,6 +119,9 @@ async fn conversation_loop(p: Pipeline) {
 
 /// Freed heap (bytes) an idle worker gives back to the system.
 const TRIM_AFTER: usize = 32 << 20;
+
+/// How often an idle worker asks how much heap is free.
+const TRIM_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a woken worker waits for more texts before it claims.
 const GATHER: Duration = Duration::from_millis(2);
