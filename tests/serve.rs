@@ -171,6 +171,18 @@ async fn serve_on_postgres_and_redis_migrates_and_reports_a_lost_database() {
         "{banner}"
     );
     assert!(banner.contains("memory redis"), "{banner}");
+    // Without autovacuum nothing gathers the statistics the host's plans rely on.
+    let client = jules::store::migrate::connect(&db.url).await.unwrap();
+    let autovacuum: String = client
+        .query_one("SELECT current_setting('autovacuum')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        banner.contains("WITHOUT AUTOVACUUM"),
+        autovacuum == "off",
+        "autovacuum {autovacuum}: {banner}"
+    );
     let json = json_body(&get(&addr, "/health"));
     assert_eq!(json["status"], "healthy", "{json}");
     assert_eq!(json["checks"]["database"]["backend"], "postgres");

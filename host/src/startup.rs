@@ -13,7 +13,7 @@ use crate::llm::Responder;
 use crate::memory::Memory;
 use crate::pipeline::{self, Pipeline, Workers};
 use crate::policy::PolicyRuntime;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// Load and activate every bundle in the policy folder. A bundle that cannot load is
 /// reported and skipped: its world is served by the native baseline.
@@ -104,6 +104,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         services.pipeline.clone(),
     );
     announce(config, &policies, &secrets, &pipeline);
+    warn_without_statistics(&pipeline.store).await;
     let ingress_store = Store::open(
         config.database_url.as_deref(),
         config.database_pool_size,
@@ -191,6 +192,20 @@ async fn prepare_schema(config: &Config, store: &Store) -> anyhow::Result<()> {
         pending.join(", ")
     );
     Ok(())
+}
+
+/// The host's connections plan each statement once (see `PgStore::connect`); those
+/// plans are only as good as the tables' statistics, which autovacuum gathers.
+async fn warn_without_statistics(store: &Store) {
+    let Backend::Postgres(pg) = store.db() else {
+        return;
+    };
+    if matches!(pg.setting("autovacuum").await.as_deref(), Ok("off")) {
+        tracing::warn!("Postgres runs without autovacuum: nothing gathers table statistics");
+        eprintln!(
+            "  note   Postgres runs WITHOUT AUTOVACUUM: nothing gathers the statistics query plans rely on; run ANALYZE regularly or turn autovacuum on"
+        );
+    }
 }
 
 /// Say plainly what runs and what runs locally.

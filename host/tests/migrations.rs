@@ -188,3 +188,17 @@ mod embedded {
         assert!(matches!(err, MigrationError::Edited { .. }), "{err}");
     }
 }
+
+/// The store's statements are planned once per connection, unless the URL says otherwise.
+#[tokio::test]
+async fn store_connections_keep_one_plan_per_statement() {
+    let db = TestDatabase::create().await;
+    let store = jules::store::postgres::PgStore::connect(&db.url, 1).unwrap();
+    assert_eq!(
+        store.setting("plan_cache_mode").await.unwrap(),
+        "force_generic_plan"
+    );
+    let url = format!("{}?options=-c%20plan_cache_mode%3Dauto", db.url);
+    let store = jules::store::postgres::PgStore::connect(&url, 1).unwrap();
+    assert_eq!(store.setting("plan_cache_mode").await.unwrap(), "auto");
+}

@@ -77,8 +77,17 @@ impl PgStore {
     }
 
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
+        // Every statement here is a keyed lookup or write, prepared once per connection.
+        // Left to choose, Postgres re-plans the turn's statement on every run (its
+        // generic plan is costed for ten-element arrays, the custom one for the actual
+        // one to three), which cost more than running it; the URL's options may say
+        // otherwise.
+        let options = config.get_options().unwrap_or_default().to_string();
+        if !options.contains("plan_cache_mode") {
+            config.options(format!("{options} -c plan_cache_mode=force_generic_plan").trim());
+        }
         let target = format!(
             "{}:{}/{}",
             config
@@ -104,6 +113,14 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Url(e.to_string()))?;
         Ok(PgStore { pool, target })
+    }
+
+    /// A server setting as this store's connections see it.
+    pub async fn setting(&self, name: &str) -> Result<String, StoreError> {
+        Ok(self
+            .row("SELECT current_setting($1)", &[&name])
+            .await?
+            .get(0))
     }
 
     pub fn describe(&self) -> &str {
