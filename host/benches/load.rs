@@ -13,7 +13,8 @@
 //! Run: `cargo bench -p jules --bench load` (after scripts/build-policies). Knobs:
 //! LOAD_RATE (1000 req/s), LOAD_SECONDS (10), LOAD_CONVERSATIONS (3000),
 //! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000), LOAD_HELD (10000), LOAD_PHASES
-//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_POOL_SIZE (8: the host's
+//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_WARMUP (2000
+//! conversations before the phases, then ANALYZE; 0: none), LOAD_POOL_SIZE (8: the host's
 //! DATABASE_POOL_SIZE; with Postgres on the same two cores, more connections only add
 //! contention), LOAD_WRAP (a program the host runs under, e.g. a script running
 //! `heaptrack`), LOAD_KEEP_DB (set: the database is kept for inspection).
@@ -321,6 +322,21 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
     println!(
         "jules serve (release) on Postgres, fake Bandwidth and Anthropic on loopback; 2 cores shared by all"
     );
+
+    // A service in production runs on a database with statistics (autovacuum analyzes
+    // a table within a minute of its first writes); a freshly created one has none, and
+    // the plans each connection caches early (after five runs of a statement) would be
+    // the ones for empty tables — sequential scans that grow with the table. Warm up,
+    // then analyze, as autovacuum would.
+    let warmup = knob("LOAD_WARMUP", 2000) as usize;
+    if warmup > 0 {
+        let (took, ..) = in_flight(&fakes, &http, &base, pid, "w", "+15540", warmup).await;
+        let db = jules::store::migrate::connect(&db_url)
+            .await
+            .expect("the load database answers");
+        db.batch_execute("ANALYZE").await.unwrap();
+        println!("warm-up: {warmup} conversations in {took:.1} s, then ANALYZE");
+    }
 
     let phases = std::env::var("LOAD_PHASES").unwrap_or_else(|_| "1234".into());
     if phases.contains('1') {
