@@ -34,6 +34,15 @@ impl Drop for Server {
 /// Start `jules serve` from the workspace with `env` on top of a clean environment;
 /// returns the server, its address and what it printed before listening.
 fn start(data: &std::path::Path, env: &[(&str, &str)]) -> (Server, String, String) {
+    let (server, addr, banner, _logs) = start_logged(data, env);
+    (server, addr, banner)
+}
+
+/// `start`, and every later line of its stderr.
+fn start_logged(
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Server, String, String, std::sync::mpsc::Receiver<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jules"));
     cmd.arg("serve")
         .current_dir(workspace())
@@ -62,9 +71,15 @@ fn start(data: &std::path::Path, env: &[(&str, &str)]) -> (Server, String, Strin
         banner.push_str(&line);
         banner.push('\n');
         if let Some(a) = line.strip_prefix("jules: listening on http://") {
-            // Keep reading: a closed pipe would fail the server's next log line.
-            std::thread::spawn(move || stderr.for_each(drop));
-            return (server, a.to_string(), banner);
+            // Keep reading, wanted or not: a closed pipe would fail the server's next
+            // log line.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in stderr.map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+            return (server, a.to_string(), banner, rx);
         }
     }
     panic!("no listening line:\n{banner}");
@@ -238,4 +253,97 @@ fn store_and_memory_settings_are_checked() {
         assert_eq!(out.status.code(), Some(2), "{name}: {err}");
         assert!(err.contains(name), "{err}");
     }
+}
+
+fn post_text(addr: &str, auth: &str, id: &str, from: &str, text: &str) -> String {
+    let body = serde_json::json!([{
+        "type": "message-received", "time": "2026-11-26T08:00:00.000Z", "to": "+15550001111",
+        "description": "Incoming message received",
+        "message": {"id": id, "owner": "+15550001111", "applicationId": "app",
+                    "time": "2026-11-26T08:00:00.000Z", "segmentCount": 1, "direction": "in",
+                    "to": ["+15550001111"], "from": from, "text": text, "media": []}
+    }])
+    .to_string();
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "POST /webhooks/bandwidth HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
+         X-Request-Id: req-{id}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Log lines until `n` more of them contain `what` (30 s at most).
+fn read_until(logs: &std::sync::mpsc::Receiver<String>, what: &str, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (mut lines, mut seen) = (Vec::new(), 0);
+    while seen < n {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match logs.recv_timeout(left) {
+            Ok(line) => {
+                seen += usize::from(line.contains(what));
+                lines.push(line);
+            }
+            Err(_) => panic!("{seen} of {n} lines with {what:?} after 30 s:\n{lines:#?}"),
+        }
+    }
+    lines
+}
+
+/// Production logs are JSON lines for the log pipeline, carry the request id, and never
+/// hold what people wrote or their numbers — not even for a crisis.
+#[test]
+fn production_logs_are_json_without_texts_or_phone_numbers() {
+    use base64::Engine as _;
+    shipped_bundle("crisis");
+    let data = tempfile::tempdir().unwrap();
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let (keys, blind) = (format!("k1:{}", b64(7)), b64(9));
+    let env = [
+        ("ENVIRONMENT", "production"),
+        ("ENCRYPTION_KEYS", keys.as_str()),
+        ("BLIND_INDEX_KEY", blind.as_str()),
+        ("LOG_LEVEL", "info"),
+        ("BANDWIDTH_WEBHOOK_USERNAME", "hook"),
+        ("BANDWIDTH_WEBHOOK_PASSWORD", "secret"),
+    ];
+    let (server, addr, _banner, logs) = start_logged(data.path(), &env);
+    let good = base64::engine::general_purpose::STANDARD.encode("hook:secret");
+    let bad = base64::engine::general_purpose::STANDARD.encode("hook:guess");
+    let phone = "+15557654321";
+    let wrong = post_text(&addr, &bad, "m0", phone, "my cat Zanzibar says hi");
+    assert!(wrong.starts_with("HTTP/1.1 403"), "{wrong}");
+    let ok = post_text(&addr, &good, "m1", phone, "my cat Zanzibar says hi");
+    assert!(ok.starts_with("HTTP/1.1 2"), "{ok}");
+    let mut lines = read_until(&logs, "\"sent\"", 1);
+    let ok = post_text(&addr, &good, "m2", phone, "i want to kill myself tonight");
+    assert!(ok.starts_with("HTTP/1.1 2"), "{ok}");
+    // Crisis resources and the reply.
+    lines.extend(read_until(&logs, "\"sent\"", 2));
+    drop(server);
+
+    let text = lines.join("\n");
+    assert!(text.contains("crisis escalated for human review"), "{text}");
+    for line in &lines {
+        let json: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(
+            json["level"].is_string() && json["fields"].is_object(),
+            "{line}"
+        );
+    }
+    for secret in ["5557654321", "Zanzibar", "kill myself"] {
+        assert!(!text.contains(secret), "{secret:?} in the logs:\n{text}");
+    }
+    // A request's lines carry the id it came with.
+    let refused = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|j| j["fields"]["message"] == "bandwidth webhook with wrong credentials")
+        .unwrap_or_else(|| panic!("no line for the refused request:\n{text}"));
+    assert_eq!(refused["span"]["id"], "req-m0", "{refused}");
 }
