@@ -347,3 +347,24 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
         .unwrap_or_else(|| panic!("no line for the refused request:\n{text}"));
     assert_eq!(refused["span"]["id"], "req-m0", "{refused}");
 }
+
+/// A request that stalls is answered (503) once REQUEST_TIMEOUT_MS passes, not held open.
+#[test]
+fn a_stalled_request_is_cut_off_at_the_time_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let (_server, addr, _) = start(data.path(), &[("REQUEST_TIMEOUT_MS", "300")]);
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    // Promises 100 bytes of body and sends 10.
+    write!(
+        s,
+        "POST /webhooks/bandwidth HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n[{{\"type\":"
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+}
