@@ -324,10 +324,11 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
     );
 
     // A service in production runs on a database with statistics (autovacuum analyzes
-    // a table within a minute of its first writes); a freshly created one has none, and
-    // the plans each connection caches early (after five runs of a statement) would be
-    // the ones for empty tables — sequential scans that grow with the table. Warm up,
-    // then analyze, as autovacuum would.
+    // a table within a minute of its first writes). This machine's Postgres runs
+    // without autovacuum, so a new database here never gets any, and the plan each
+    // connection keeps for a statement (made at its first run) is the one for empty
+    // tables — sequential scans that grow with the table. Warm up, then analyze, as
+    // autovacuum would.
     let warmup = knob("LOAD_WARMUP", 2000) as usize;
     if warmup > 0 {
         let (took, ..) = in_flight(&fakes, &http, &base, pid, "w", "+15540", warmup).await;

@@ -79,11 +79,12 @@ impl PgStore {
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Url(format!("{e}")))?;
-        // Every statement here is a keyed lookup or write, prepared once per connection.
-        // Left to choose, Postgres re-plans the turn's statement on every run (its
-        // generic plan is costed for ten-element arrays, the custom one for the actual
-        // one to three), which cost more than running it; the URL's options may say
-        // otherwise.
+        // Every statement here is a keyed lookup or write, prepared once per connection;
+        // keep one plan for each. Left to choose, Postgres re-planned the turn's write on
+        // every run (its generic plan is costed for ten-element arrays, the custom ones
+        // for the actual one to three): 0.16 ms of planning for 0.34 ms of work. A plan
+        // is made at first use from the tables' statistics, which autovacuum keeps
+        // current. The URL's options may say otherwise.
         let options = config.get_options().unwrap_or_default().to_string();
         if !options.contains("plan_cache_mode") {
             config.options(format!("{options} -c plan_cache_mode=force_generic_plan").trim());
