@@ -7,7 +7,9 @@ mod support;
 use std::time::Duration;
 
 use support::app::{JULES_NUMBER, Options, TWILIO_TOKEN, TestApp};
-use support::fakes::{anthropic_error, anthropic_reply, bandwidth_error, openai_error};
+use support::fakes::{
+    anthropic_error, anthropic_reply, bandwidth_accepted, bandwidth_error, openai_error,
+};
 
 const AI_NOTICE: &str = "I'm an AI, not a human";
 
@@ -255,6 +257,62 @@ async fn a_carrier_429_is_retried_and_a_dead_carrier_dead_letters() {
         .sql_one("SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'failed'")
         .await;
     assert_eq!(failed, 1);
+}
+
+/// A slow carrier does not hold back the replies behind one claim: every reply waits
+/// on it side by side (up to OUTBOX_CONCURRENCY), each sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_wait_on_a_slow_carrier_side_by_side() {
+    let app = TestApp::start(Options::default()).await;
+    let n = 60;
+    app.bandwidth
+        .script((0..n).map(|i| bandwidth_accepted(i).after(Duration::from_secs(2))));
+    for i in 0..n {
+        let status = app
+            .text(&format!("slow-{i}"), &format!("+1555888{i:04}"), "hi")
+            .await
+            .status();
+        assert_eq!(status, 204);
+    }
+    app.settle().await;
+    assert_eq!(app.bandwidth.count(), n, "each reply sent once");
+    // One claim takes at most 32 rows: more at once means sends did not wait for the
+    // slowest of a batch before the next was claimed.
+    let most = app.bandwidth.most_at_once();
+    assert!(most > 32, "at most {most} sends at once");
+    let sent: i64 = app
+        .sql_one("SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'sent'")
+        .await;
+    assert_eq!(sent, n as i64);
+}
+
+/// Shutting down lets a send already started finish and be recorded, so a message the
+/// carrier took is not sent again by the next host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_the_sends_in_flight() {
+    let app = TestApp::start(Options::default()).await;
+    app.bandwidth
+        .script([bandwidth_accepted(0).after(Duration::from_millis(800))]);
+    app.text("bye-1", "+15557770031", "hi").await;
+    app.wait_for(&app.bandwidth, 1).await;
+    let TestApp {
+        running,
+        db,
+        bandwidth,
+        ..
+    } = app;
+    running.stop().await;
+    let client = jules::store::migrate::connect(&db.url).await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FROM outbox",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (unsent, all): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!((unsent, all), (0, 1), "the send in flight was recorded");
+    assert_eq!(bandwidth.count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,8 @@
 //! Run: `cargo bench -p jules --bench load` (after scripts/build-policies). Knobs:
 //! LOAD_RATE (1000 req/s), LOAD_SECONDS (10), LOAD_CONVERSATIONS (3000),
 //! LOAD_IN_FLIGHT (10000), LOAD_LLM_DELAY_MS (2000), LOAD_HELD (10000), LOAD_PHASES
-//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_WARMUP (2000
+//! (1234: which phases run, e.g. `4` for capacity alone), LOAD_CARRIER_DELAY_MS (0:
+//! how long the fake carrier takes to accept a message), LOAD_WARMUP (2000
 //! conversations before the phases, then ANALYZE; 0: none), LOAD_POOL_SIZE (8: the host's
 //! DATABASE_POOL_SIZE; with Postgres on the same two cores, more connections only add
 //! contention), LOAD_WRAP (a program the host runs under, e.g. a script running
@@ -41,6 +42,8 @@ struct Fakes {
     llm_started: AtomicUsize,
     llm_done: AtomicUsize,
     llm_delay_ms: AtomicU64,
+    /// How long the fake carrier takes to accept a message.
+    carrier_delay_ms: AtomicU64,
     /// When set, the model answers only once this many requests wait on it.
     hold_until: AtomicUsize,
     /// Opened (one permit, passed on) when `hold_until` requests wait.
@@ -54,6 +57,7 @@ impl Fakes {
             llm_started: AtomicUsize::new(0),
             llm_done: AtomicUsize::new(0),
             llm_delay_ms: AtomicU64::new(0),
+            carrier_delay_ms: AtomicU64::new(knob("LOAD_CARRIER_DELAY_MS", 0)),
             hold_until: AtomicUsize::new(0),
             gate: tokio::sync::Semaphore::new(0),
         }
@@ -68,6 +72,10 @@ async fn start_fakes(f: Arc<Fakes>) -> String {
             post(move |_body: Bytes| {
                 let f = a.clone();
                 async move {
+                    let delay = f.carrier_delay_ms.load(Ordering::Relaxed);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
                     let n = f.sent.fetch_add(1, Ordering::Relaxed);
                     (
                         axum::http::StatusCode::ACCEPTED,

@@ -66,8 +66,12 @@ impl Running {
         }
     }
 
+    /// Stop taking work, let the sends already started finish and be recorded (10 s at
+    /// most), then stop serving.
     pub async fn stop(mut self) {
-        self.stop_workers();
+        if let Some(w) = self.workers.take() {
+            w.drain(std::time::Duration::from_secs(10)).await;
+        }
         self.shutdown.notify_one();
         let _ = (&mut self.server).await;
     }

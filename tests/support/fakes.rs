@@ -55,6 +55,9 @@ impl Answer {
 
 struct State {
     seen: Vec<Seen>,
+    /// Requests being answered now, and the most there were at once.
+    in_flight: usize,
+    most_in_flight: usize,
     script: VecDeque<Answer>,
     default: Box<dyn Fn(usize) -> Answer + Send>,
 }
@@ -70,6 +73,8 @@ impl Fake {
     pub async fn start(default: impl Fn(usize) -> Answer + Send + 'static) -> Fake {
         let state = Arc::new(Mutex::new(State {
             seen: Vec::new(),
+            in_flight: 0,
+            most_in_flight: 0,
             script: VecDeque::new(),
             default: Box::new(default),
         }));
@@ -87,12 +92,15 @@ impl Fake {
                             body: String::from_utf8_lossy(&body).into_owned(),
                         });
                         let n = st.seen.len() - 1;
+                        st.in_flight += 1;
+                        st.most_in_flight = st.most_in_flight.max(st.in_flight);
                         match st.script.pop_front() {
                             Some(a) => a,
                             None => (st.default)(n),
                         }
                     };
                     tokio::time::sleep(answer.delay).await;
+                    s.lock().unwrap().in_flight -= 1;
                     let mut resp: Response =
                         (StatusCode::from_u16(answer.status).unwrap(), answer.body).into_response();
                     for (k, v) in answer.headers {
@@ -124,15 +132,14 @@ impl Fake {
         self.state.lock().unwrap().seen.len()
     }
 
+    /// The most requests it was answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.state.lock().unwrap().most_in_flight
+    }
+
     /// Bandwidth's send API: 202 with the message JSON.
     pub async fn bandwidth() -> Fake {
-        Fake::start(|n| {
-            Answer::new(
-                202,
-                serde_json::json!({"id": format!("bw-out-{n}"), "owner": "+15550001111", "applicationId": "app", "segmentCount": 1, "direction": "out"}),
-            )
-        })
-        .await
+        Fake::start(bandwidth_accepted).await
     }
 
     /// Twilio's send API: 201 with the message resource.
@@ -201,6 +208,14 @@ pub fn openai_error(status: u16, code: &str) -> Answer {
     Answer::new(
         status,
         serde_json::json!({"error": {"message": "fake", "type": code, "param": null, "code": code}}),
+    )
+}
+
+/// Bandwidth accepting message `n`.
+pub fn bandwidth_accepted(n: usize) -> Answer {
+    Answer::new(
+        202,
+        serde_json::json!({"id": format!("bw-out-{n}"), "owner": "+15550001111", "applicationId": "app", "segmentCount": 1, "direction": "out"}),
     )
 }
 

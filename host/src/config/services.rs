@@ -135,6 +135,7 @@ pub fn from_env() -> Result<Services, ConfigError> {
             lease: millis("WORK_LEASE_MS", defaults.lease.as_millis() as u64)?,
             poll: millis("WORK_POLL_MS", defaults.poll.as_millis() as u64)?,
             concurrency: positive("WORKER_CONCURRENCY", defaults.concurrency)?,
+            send_concurrency: positive("OUTBOX_CONCURRENCY", defaults.send_concurrency)?,
             max_attempts: positive("OUTBOX_MAX_ATTEMPTS", defaults.max_attempts)?,
             retry_base: millis(
                 "OUTBOX_RETRY_BASE_MS",

@@ -34,6 +34,8 @@ pub struct PipelineSettings {
     pub poll: Duration,
     /// Conversations processed at once by one host.
     pub concurrency: usize,
+    /// Messages one host has in flight to its carriers at once (`OUTBOX_CONCURRENCY`).
+    pub send_concurrency: usize,
     /// Send attempts before a message is dead-lettered (`OUTBOX_MAX_ATTEMPTS`).
     pub max_attempts: i32,
     /// First retry delay of the outbox; doubles per attempt, capped at 5 minutes.
@@ -49,6 +51,7 @@ impl Default for PipelineSettings {
             lease: Duration::from_secs(120),
             poll: Duration::from_millis(100),
             concurrency: 256,
+            send_concurrency: 128,
             max_attempts: 8,
             retry_base: Duration::from_secs(2),
             crisis_alert_url: None,

@@ -1,11 +1,12 @@
-//! The outbox sender: claims due rows, sends them through their carrier, and records
-//! the outcome — sent, retry later (exponential backoff with jitter), or dead letter.
-//! A message queued before its person opted out is not sent (only the opt-out
+//! The outbox sender: sends claimed rows through their carrier and records the
+//! outcome — sent (in batches), retry later (exponential backoff with jitter), or dead
+//! letter. A message queued before its person opted out is not sent (only the opt-out
 //! confirmation and HELP answers are).
 
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
 use super::Pipeline;
@@ -13,6 +14,12 @@ use crate::carrier::SendError;
 use crate::store::{Outgoing, Purpose, StoreError, UserStatus};
 
 const MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// Sent marks written in one statement at most.
+const RECORD_BATCH: usize = 256;
+
+/// A message the carrier accepted: its outbox id, and the carrier's id when it gave one.
+pub(super) type Accepted = (Uuid, Option<String>);
 
 impl Pipeline {
     /// The wait before attempt `attempts + 1`: base · 2^(attempts − 1), capped, with
@@ -23,28 +30,29 @@ impl Pipeline {
         d.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
 
-    /// Claim and send one batch; how many rows it handled. What the carriers accepted
-    /// is recorded in one round trip once the batch is done.
-    pub async fn send_due(&self, batch: i64) -> Result<usize, StoreError> {
-        let rows = self.store.claim(batch, self.settings.lease).await?;
-        let n = rows.len();
-        let sends = rows.into_iter().map(|row| self.deliver(row));
-        let mut sent = Vec::with_capacity(n);
-        let mut failed = None;
-        for r in futures::future::join_all(sends).await {
-            match r {
-                Ok(Some(accepted)) => sent.push(accepted),
-                Ok(None) => {}
-                Err(e) => failed = Some(e),
+    /// Record what the carriers accepted, in batches, until every sender has gone. A
+    /// failed write is tried again (backing off, within a quarter of the lease); rows
+    /// whose write never succeeds are sent again when their lease ends.
+    pub(super) async fn record_sent(self, mut accepted: UnboundedReceiver<Accepted>) {
+        let mut batch = Vec::new();
+        while accepted.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            let mut wait = Duration::from_millis(100);
+            while let Err(e) = self.store.db().mark_sent(&batch).await {
+                if wait > self.settings.lease / 4 {
+                    tracing::error!(messages = batch.len(), error = %e, "cannot record sent messages; they are sent again when their lease ends");
+                    break;
+                }
+                tracing::warn!(messages = batch.len(), error = %e, ?wait, "cannot record sent messages yet");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
             }
+            batch.clear();
         }
-        self.store.db().mark_sent(&sent).await?;
-        failed.map_or(Ok(n), Err)
     }
 
     /// Send one row: Some((outbox id, carrier's id)) when the carrier accepted it;
     /// a retry or a dead letter is recorded here.
-    async fn deliver(&self, row: Outgoing) -> Result<Option<(Uuid, Option<String>)>, StoreError> {
+    pub(super) async fn deliver(&self, row: Outgoing) -> Result<Option<Accepted>, StoreError> {
         let db = self.store.db();
         // After an opt-out only its confirmation and HELP answers (carriers require
         // those) go out.

@@ -5,19 +5,34 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::Pipeline;
+use super::sender::Accepted;
 
-/// The running loops; dropping this does not stop them — call `stop`.
+/// The running loops; dropping this does not stop them — call `stop` or `drain`.
 pub struct Workers {
     handles: Vec<JoinHandle<()>>,
+    /// Records what the carriers accepted; ends once the last send has.
+    recorder: JoinHandle<()>,
 }
 
 impl Workers {
+    /// Stop claiming work, at once (sends already started finish on their own).
     pub fn stop(self) {
-        for h in self.handles {
-            h.abort();
+        self.handles.iter().for_each(JoinHandle::abort);
+    }
+
+    /// Stop claiming work, then wait up to `limit` for the sends already started and
+    /// their records, so a message the carrier took is not sent again after a restart.
+    pub async fn drain(self, limit: Duration) {
+        self.handles.iter().for_each(JoinHandle::abort);
+        if tokio::time::timeout(limit, self.recorder).await.is_err() {
+            tracing::warn!(
+                ?limit,
+                "sends still in flight at shutdown are sent again when their lease ends"
+            );
         }
     }
 }
@@ -28,12 +43,15 @@ pub fn spawn(pipeline: Pipeline) -> Workers {
         let p = pipeline.clone();
         tokio::spawn(async move { conversation_loop(p).await })
     };
+    let (accepted, to_record) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = tokio::spawn(pipeline.clone().record_sent(to_record));
     let outbox = {
         let p = pipeline;
-        tokio::spawn(async move { outbox_loop(p).await })
+        tokio::spawn(async move { outbox_loop(p, accepted).await })
     };
     Workers {
         handles: vec![conversations, outbox],
+        recorder,
     }
 }
 
@@ -126,10 +144,52 @@ const TRIM_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How long a woken worker waits for more texts before it claims.
 const GATHER: Duration = Duration::from_millis(2);
 
-async fn outbox_loop(p: Pipeline) {
+/// Outbox rows claimed at once at most.
+const CLAIM_BATCH: usize = 32;
+
+/// Sends run side by side, up to `send_concurrency`: a slow carrier holds a slot per
+/// message, not the whole outbox. What the carriers accepted goes to `accepted`, to be
+/// recorded in batches.
+async fn outbox_loop(p: Pipeline, accepted: UnboundedSender<Accepted>) {
+    let limit = p.settings.send_concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(limit));
+    // Claim again once this many slots are free, not one row at a time.
+    let refill = (limit / 4).clamp(1, CLAIM_BATCH);
     loop {
-        match p.send_due(32).await {
-            Ok(n) if n > 0 => continue,
+        let free = slots.available_permits();
+        if free < refill {
+            drop(
+                slots
+                    .acquire_many(refill as u32)
+                    .await
+                    .expect("never closed"),
+            );
+            continue;
+        }
+        let want = free.min(CLAIM_BATCH);
+        match p.store.claim(want as i64, p.settings.lease).await {
+            Ok(rows) if !rows.is_empty() => {
+                let drained = rows.len() < want;
+                for row in rows {
+                    let permit = slots.clone().acquire_owned().await.expect("never closed");
+                    let (p, accepted) = (p.clone(), accepted.clone());
+                    tokio::spawn(async move {
+                        match p.deliver(row).await {
+                            Ok(Some(sent)) => {
+                                let _ = accepted.send(sent);
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot record a send's outcome; the message is tried again when its lease ends")
+                            }
+                        }
+                        drop(permit);
+                    });
+                }
+                if !drained {
+                    continue;
+                }
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim the outbox"),
         }
