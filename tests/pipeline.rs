@@ -203,6 +203,23 @@ async fn a_crisis_gets_resources_even_when_every_model_fails() {
     );
 }
 
+/// Sends run side by side, but not one person's: the reply waits until the carrier
+/// has taken the crisis resources queued before it, however slow the carrier is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_persons_messages_go_out_in_order_behind_a_slow_carrier() {
+    let app = TestApp::start(Options::default()).await;
+    let me = "+15557770032";
+    app.bandwidth
+        .script([bandwidth_accepted(0).after(Duration::from_secs(1))]);
+    app.text("o-1", me, "i want to kill myself tonight").await;
+    app.settle().await;
+    let sent = app.sent_to(me);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains("988"), "resources first: {sent:?}");
+    assert!(sent[1].contains("Claude here"), "{sent:?}");
+    assert_eq!(app.bandwidth.most_at_once(), 1, "one at a time");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overloaded_model_is_retried_and_a_spent_quota_is_not() {
     let app = TestApp::start(Options::default()).await;

@@ -26,6 +26,7 @@ suite!(
     records_round_trip,
     webhook_deliveries_are_seen_once,
     two_workers_send_every_outbox_row_exactly_once,
+    claimed_rows_come_in_the_order_they_were_queued,
     a_claimed_row_returns_when_its_lease_ends,
     retries_wait_and_dead_letters_stop,
     delivery_reports_update_the_outbound_message,
@@ -304,6 +305,25 @@ async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn claimed_rows_come_in_the_order_they_were_queued(f: Fixture) {
+    let (user, _) = f.user_of("+15550000010", "m1", "hi").await;
+    let mut queued = Vec::new();
+    for i in 0..40 {
+        let (_, outbox) = f
+            .store
+            .queue_reply(user, "bandwidth", &format!("reply {i}"), 1)
+            .await
+            .unwrap();
+        queued.push(outbox);
+    }
+    let mut claimed = Vec::new();
+    for _ in 0..4 {
+        let batch = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+        claimed.extend(batch.into_iter().map(|r| r.outbox_id));
+    }
+    assert_eq!(claimed, queued);
 }
 
 async fn a_claimed_row_returns_when_its_lease_ends(f: Fixture) {

@@ -269,7 +269,8 @@ impl Store {
         body: &str,
         segments: i32,
     ) -> Result<Option<(Uuid, Uuid)>, StoreError> {
-        let message_id = Uuid::new_v4();
+        // Time-ordered (v7): the outbox sends a person's messages in id order.
+        let message_id = Uuid::now_v7();
         let sealed = self.seal("messages", "body", message_id, body.as_bytes());
         let outbox = self
             .backend
@@ -320,7 +321,8 @@ impl Store {
 
     /// A reply for `TurnOutcome::replies`: a new message id, the text sealed for it.
     pub fn sealed_reply(&self, purpose: Purpose, body: &str, segments: i32) -> SealedReply {
-        let message_id = Uuid::new_v4();
+        // Time-ordered (v7): the outbox sends a person's messages in id order.
+        let message_id = Uuid::now_v7();
         SealedReply {
             message_id,
             purpose,

@@ -316,7 +316,8 @@ impl PgStore {
 
     /// Claim up to `limit` due rows for `lease`: rows locked by another worker are
     /// skipped, and a claimed row is not due again until its lease ends (so a worker
-    /// that dies mid-send is retried, not lost).
+    /// that dies mid-send is retried, not lost). Returned in message id order, which
+    /// for time-ordered ids is the order they were queued.
     pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = lease.as_millis() as f64;
         let rows = self
@@ -335,7 +336,8 @@ impl PgStore {
                  SELECT c.id, c.message_id, c.user_id, c.carrier, c.attempts, m.body, u.phone,
                         u.status, coalesce(m.purpose, 'reply')
                  FROM claimed c JOIN messages m ON m.id = c.message_id
-                                JOIN users u ON u.id = c.user_id",
+                                JOIN users u ON u.id = c.user_id
+                 ORDER BY c.message_id",
                 &[&limit, &lease_ms],
             )
             .await?;

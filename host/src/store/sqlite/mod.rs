@@ -315,7 +315,8 @@ impl SqliteStore {
     }
 
     /// Claim up to `limit` due rows for `lease`. The write transaction is exclusive, so
-    /// two workers never claim the same row.
+    /// two workers never claim the same row. Returned in message id order, which for
+    /// time-ordered ids is the order they were queued.
     pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = lease.as_millis() as i64;
         self.with(move |c| {
@@ -367,6 +368,7 @@ impl SqliteStore {
                 });
             }
             tx.commit()?;
+            out.sort_by_key(|c| c.message_id);
             Ok(out)
         })
         .await
