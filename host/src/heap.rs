@@ -1,6 +1,7 @@
 //! The process heap. glibc's allocator keeps freed memory in its arenas and hands
 //! pages back to the system only when asked: after the policies compile (tens of
-//! megabytes of compiler scratch) and when the pipeline goes idle after a burst.
+//! megabytes of compiler scratch) and when a burst of conversations has freed more
+//! than a threshold since the last time (checked at most once a second).
 
 /// Return freed heap pages to the system (glibc only; elsewhere nothing to do).
 pub fn release_freed() {

@@ -111,11 +111,11 @@ async fn conversation_loop(p: Pipeline) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
         }
-        // Idle after a burst: what it freed goes back to the system. Asking glibc how
-        // much is free walks its free lists under a lock, so at most once a second.
-        if slots.available_permits() == p.settings.concurrency.max(1)
-            && trim_checked.elapsed() >= TRIM_CHECK_EVERY
-        {
+        // What a burst freed goes back to the system, idle or not: the next burst may
+        // come before this loop is ever idle, and memory held free in other arenas is
+        // not what it reuses. Asking glibc how much is free walks its free lists under
+        // a lock, so at most once a second.
+        if trim_checked.elapsed() >= TRIM_CHECK_EVERY {
             trim_checked = Instant::now();
             if trimmer.due() {
                 tokio::task::spawn_blocking(crate::heap::release_freed);
@@ -138,10 +138,10 @@ async fn conversation_loop(p: Pipeline) {
     }
 }
 
-/// Freed heap (bytes) an idle worker gives back to the system.
+/// Freed heap (bytes), beyond what was free after the last trim, that is given back.
 const TRIM_AFTER: usize = 32 << 20;
 
-/// How often an idle worker asks how much heap is free.
+/// How often the conversation loop asks how much heap is free.
 const TRIM_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a woken worker waits for more texts before it claims.
