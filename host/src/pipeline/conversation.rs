@@ -80,10 +80,7 @@ impl Pipeline {
             Err(_) => Some(FAILED_TURN_RETRY),
         };
         if let Some(retry_in) = retry_in {
-            self.store
-                .db()
-                .release_conversation(user_id, retry_in)
-                .await?;
+            Box::pin(self.store.db().release_conversation(user_id, retry_in)).await?;
         }
         answered.map(drop)
     }
@@ -91,6 +88,11 @@ impl Pipeline {
     /// True when the turn was answered and the conversation released. The turn is read
     /// in one go and written in one transaction at its end; only crisis resources (and
     /// the crisis event) are written the moment they are known.
+    ///
+    /// The store's and memory's calls are boxed: their futures are large (2–4 KB, the
+    /// database and Redis clients'), and a task is as large as its largest await.
+    /// Conversations spend their time waiting on the model, whose call is small: a
+    /// conversation's task went from 4.9 to 2.8 KB (21 MB less at 10,000 in flight).
     async fn answer(&self, user_id: Uuid) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let Some(OpenTurn {
@@ -98,7 +100,7 @@ impl Pipeline {
             pending,
             inbound_since,
             has_history,
-        }) = self.store.open_turn(user_id, start_of_day(now)).await?
+        }) = Box::pin(self.store.open_turn(user_id, start_of_day(now))).await?
         else {
             return Ok(false);
         };
@@ -117,8 +119,7 @@ impl Pipeline {
             received_at: crate::store::millis(now),
         };
         let history: Vec<Turn> = if has_history {
-            self.memory
-                .recent_turns(user_id)
+            Box::pin(self.memory.recent_turns(user_id))
                 .await?
                 .into_iter()
                 .filter(|t| !ids.contains(&t.message_id))
@@ -128,7 +129,7 @@ impl Pipeline {
         };
         // Remember this turn's texts now, so the reply lands after them.
         for (turn, _) in &pending {
-            self.memory.remember(user_id, turn).await;
+            Box::pin(self.memory.remember(user_id, turn)).await;
         }
         let recent: Vec<PolicyTurn> = history.iter().map(policy_turn).collect();
         let context = UserContext {
@@ -162,7 +163,7 @@ impl Pipeline {
         out.decisions.push(decision("crisis-detector", &assessment, |a| {
             json!({"severity": a.severity.as_str(), "categories": a.categories, "evidence": a.evidence.len()})
         }));
-        self.escalate_if_needed(&user, &out, &assessment).await?;
+        Box::pin(self.escalate_if_needed(&user, &out, &assessment)).await?;
 
         let decided = self.policies.evaluate(&inbound, &context);
         out.decisions.push(decision(
@@ -232,7 +233,7 @@ impl Pipeline {
                 }
             }
         }
-        let queued = self.store.db().close_turn(&out).await?;
+        let queued = Box::pin(self.store.db().close_turn(&out)).await?;
         if !queued.is_empty() {
             self.outbox_ready.notify_one();
         }
@@ -245,7 +246,7 @@ impl Pipeline {
                 text,
                 at_ms: crate::store::millis(now),
             };
-            self.memory.remember(user_id, &turn).await;
+            Box::pin(self.memory.remember(user_id, &turn)).await;
         }
         Ok(true)
     }
