@@ -250,16 +250,17 @@ async fn webhook_deliveries_are_seen_once(f: Fixture) {
     );
 }
 
-async fn queue(f: &Fixture, n: usize) -> (Uuid, BTreeSet<Uuid>) {
+/// `n` replies queued for one person; their outbox ids in the order queued.
+async fn queue(f: &Fixture, n: usize) -> (Uuid, Vec<Uuid>) {
     let (user, _) = f.user_of("+15550000009", "m1", "hi").await;
-    let mut queued = BTreeSet::new();
+    let mut queued = Vec::new();
     for i in 0..n {
         let (_, outbox) = f
             .store
             .queue_reply(user, "bandwidth", &format!("reply {i}"), 1)
             .await
             .unwrap();
-        queued.insert(outbox);
+        queued.push(outbox);
     }
     (user, queued)
 }
@@ -295,7 +296,10 @@ async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
         a.len(),
         b.len()
     );
-    assert_eq!(all.iter().copied().collect::<BTreeSet<_>>(), queued);
+    assert_eq!(
+        all.iter().copied().collect::<BTreeSet<_>>(),
+        queued.into_iter().collect()
+    );
     assert_eq!(f.count("outbox WHERE sent_at IS NOT NULL").await, 200);
     assert_eq!(f.count("messages WHERE status = 'sent'").await, 200);
     assert!(
@@ -308,16 +312,7 @@ async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
 }
 
 async fn claimed_rows_come_in_the_order_they_were_queued(f: Fixture) {
-    let (user, _) = f.user_of("+15550000010", "m1", "hi").await;
-    let mut queued = Vec::new();
-    for i in 0..40 {
-        let (_, outbox) = f
-            .store
-            .queue_reply(user, "bandwidth", &format!("reply {i}"), 1)
-            .await
-            .unwrap();
-        queued.push(outbox);
-    }
+    let (_, queued) = queue(&f, 40).await;
     let mut claimed = Vec::new();
     for _ in 0..4 {
         let batch = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
