@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
-
 use uuid::Uuid;
 
 use super::Pipeline;
@@ -112,9 +111,8 @@ async fn conversation_loop(p: Pipeline) {
             Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
         }
         // What a burst freed goes back to the system, idle or not: the next burst may
-        // come before this loop is ever idle, and memory held free in other arenas is
-        // not what it reuses. Asking glibc how much is free walks its free lists under
-        // a lock, so at most once a second.
+        // begin before this loop is ever idle. Asking glibc how much is free walks its
+        // free lists under a lock, so at most once a second.
         if trim_checked.elapsed() >= TRIM_CHECK_EVERY {
             trim_checked = Instant::now();
             if trimmer.due() {
