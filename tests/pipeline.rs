@@ -283,7 +283,7 @@ async fn replies_wait_on_a_slow_carrier_side_by_side() {
     let app = TestApp::start(Options::default()).await;
     let n = 60;
     app.bandwidth
-        .script((0..n).map(|i| bandwidth_accepted(i).after(Duration::from_secs(2))));
+        .script((0..n).map(|i| bandwidth_accepted(i).after(Duration::from_secs(3))));
     for i in 0..n {
         let status = app
             .text(&format!("slow-{i}"), &format!("+1555888{i:04}"), "hi")
