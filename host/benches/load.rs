@@ -20,6 +20,7 @@
 //! contention), LOAD_WRAP (a program the host runs under, e.g. a script running
 //! `heaptrack`), LOAD_KEEP_DB (set: the database is kept for inspection).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -43,7 +44,7 @@ struct Fakes {
     llm_done: AtomicUsize,
     llm_delay_ms: AtomicU64,
     /// How long the fake carrier takes to accept a message.
-    carrier_delay_ms: AtomicU64,
+    carrier_delay: Duration,
     /// When set, the model answers only once this many requests wait on it.
     hold_until: AtomicUsize,
     /// Opened (one permit, passed on) when `hold_until` requests wait.
@@ -57,7 +58,7 @@ impl Fakes {
             llm_started: AtomicUsize::new(0),
             llm_done: AtomicUsize::new(0),
             llm_delay_ms: AtomicU64::new(0),
-            carrier_delay_ms: AtomicU64::new(knob("LOAD_CARRIER_DELAY_MS", 0)),
+            carrier_delay: Duration::from_millis(knob("LOAD_CARRIER_DELAY_MS", 0)),
             hold_until: AtomicUsize::new(0),
             gate: tokio::sync::Semaphore::new(0),
         }
@@ -72,9 +73,8 @@ async fn start_fakes(f: Arc<Fakes>) -> String {
             post(move |_body: Bytes| {
                 let f = a.clone();
                 async move {
-                    let delay = f.carrier_delay_ms.load(Ordering::Relaxed);
-                    if delay > 0 {
-                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    if !f.carrier_delay.is_zero() {
+                        tokio::time::sleep(f.carrier_delay).await;
                     }
                     let n = f.sent.fetch_add(1, Ordering::Relaxed);
                     (
@@ -165,11 +165,15 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The host in a process group of its own: dropping this kills the group, so a host
+/// run under LOAD_WRAP (e.g. heaptrack, which runs it as a child) does not outlive the
+/// bench.
 struct Host(Child);
 
 impl Drop for Host {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SAFETY: kill(2) on the group this bench created; no memory is touched.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
         let _ = self.0.wait();
     }
 }
@@ -315,6 +319,7 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
         .env("LOG_LEVEL", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("spawn jules serve"),
     );

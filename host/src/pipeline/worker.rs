@@ -39,7 +39,7 @@ impl Workers {
     }
 }
 
-/// Start the conversation loop and the outbox loop on the current runtime.
+/// Start the conversation loop, the outbox loop and the heap loop on the current runtime.
 pub fn spawn(pipeline: Pipeline) -> Workers {
     let conversations = {
         let p = pipeline.clone();
@@ -52,7 +52,7 @@ pub fn spawn(pipeline: Pipeline) -> Workers {
         tokio::spawn(async move { outbox_loop(p, accepted).await })
     };
     Workers {
-        handles: vec![conversations, outbox],
+        handles: vec![conversations, outbox, tokio::spawn(heap_loop())],
         recorder,
     }
 }
@@ -69,8 +69,6 @@ fn sweep_every(p: &Pipeline) -> Duration {
 async fn conversation_loop(p: Pipeline) {
     let slots = Arc::new(Semaphore::new(p.settings.concurrency.max(1)));
     let mut swept: Option<Instant> = None;
-    let mut trimmer = crate::heap::Trimmer::new(TRIM_AFTER);
-    let mut trim_checked = Instant::now();
     loop {
         if swept.is_none_or(|t| t.elapsed() >= sweep_every(&p)) {
             match p.store.db().recover_conversations().await {
@@ -110,15 +108,6 @@ async fn conversation_loop(p: Pipeline) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim conversations"),
         }
-        // What a burst freed goes back to the system, idle or not: the next burst may
-        // begin before this loop is ever idle. Asking glibc how much is free walks its
-        // free lists under a lock, so at most once a second.
-        if trim_checked.elapsed() >= TRIM_CHECK_EVERY {
-            trim_checked = Instant::now();
-            if trimmer.due() {
-                tokio::task::spawn_blocking(crate::heap::release_freed);
-            }
-        }
         // Wait for new work, a quiet window to pass, or the poll interval.
         let wait = p
             .settings
@@ -136,10 +125,25 @@ async fn conversation_loop(p: Pipeline) {
     }
 }
 
+/// What a burst of conversations freed goes back to the system, busy or not: the next
+/// burst may begin before the pipeline is ever idle. Asking glibc how much is free walks
+/// its free lists under a lock, so once a second.
+async fn heap_loop() {
+    let mut trimmer = crate::heap::Trimmer::new(TRIM_AFTER);
+    let mut every = tokio::time::interval(TRIM_CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if trimmer.due() {
+            tokio::task::spawn_blocking(crate::heap::release_freed);
+        }
+    }
+}
+
 /// Freed heap (bytes), beyond what was free after the last trim, that is given back.
 const TRIM_AFTER: usize = 32 << 20;
 
-/// How often the conversation loop asks how much heap is free.
+/// How often the heap loop asks how much heap is free.
 const TRIM_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a woken worker waits for more texts before it claims.
