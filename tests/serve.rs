@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
+use support::fakes::Fake;
 use support::{TestDatabase, shipped_bundle, workspace};
 
 fn get(addr: &str, path: &str) -> String {
@@ -230,7 +231,7 @@ async fn serve_refuses_an_old_schema_when_told_not_to_migrate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("0001_initial, 0002_pipeline, 0003_claims pending")
+        err.contains("0001_initial, 0002_pipeline, 0003_claims, 0004_sends pending")
             && err.contains("jules migrate"),
         "{err}"
     );
@@ -303,6 +304,10 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
     let data = tempfile::tempdir().unwrap();
     let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
     let (keys, blind) = (format!("k1:{}", b64(7)), b64(9));
+    // Production sends through a real carrier and asks a real model: fakes of both.
+    let fakes = tokio::runtime::Runtime::new().unwrap();
+    let (carrier, model) =
+        fakes.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
     let env = [
         ("ENVIRONMENT", "production"),
         ("ENCRYPTION_KEYS", keys.as_str()),
@@ -310,6 +315,14 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
         ("LOG_LEVEL", "info"),
         ("BANDWIDTH_WEBHOOK_USERNAME", "hook"),
         ("BANDWIDTH_WEBHOOK_PASSWORD", "secret"),
+        ("BANDWIDTH_ACCOUNT_ID", "9900000"),
+        ("BANDWIDTH_USERNAME", "api-user"),
+        ("BANDWIDTH_PASSWORD", "api-pass"),
+        ("BANDWIDTH_APPLICATION_ID", "app-1"),
+        ("BANDWIDTH_NUMBER", "+15550001111"),
+        ("BANDWIDTH_API_URL", carrier.url.as_str()),
+        ("ANTHROPIC_API_KEY", "sk-ant-test"),
+        ("ANTHROPIC_BASE_URL", model.url.as_str()),
     ];
     let (server, addr, _banner, logs) = start_logged(data.path(), &env);
     let good = base64::engine::general_purpose::STANDARD.encode("hook:secret");

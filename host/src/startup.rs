@@ -98,6 +98,8 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
     let carriers = Arc::new(Carriers::new(
         services.bandwidth.clone(),
         services.twilio.clone(),
+        config.environment != "production",
+        services.carrier_timeout,
     ));
     let pipeline = Pipeline::new(
         store,

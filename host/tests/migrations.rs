@@ -27,7 +27,10 @@ async fn a_fresh_database_gets_the_whole_schema_once() {
     assert!(pending.iter().all(|s| !s.applied));
 
     let applied = migrate::apply(&mut client, POSTGRES).await.unwrap();
-    assert_eq!(applied, ["0001_initial", "0002_pipeline", "0003_claims"]);
+    assert_eq!(
+        applied,
+        ["0001_initial", "0002_pipeline", "0003_claims", "0004_sends"]
+    );
     let t = tables(&client).await;
     for table in [
         "compliance_log",
@@ -129,7 +132,10 @@ async fn replicas_migrating_at_once_apply_each_migration_once() {
     for run in runs {
         applied.extend(run.await.unwrap());
     }
-    assert_eq!(applied, ["0001_initial", "0002_pipeline", "0003_claims"]);
+    assert_eq!(
+        applied,
+        ["0001_initial", "0002_pipeline", "0003_claims", "0004_sends"]
+    );
 }
 
 /// The embedded store's migrations obey the same rules.
@@ -151,23 +157,19 @@ mod embedded {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         assert_eq!(
             apply(&mut c, SQLITE).unwrap(),
-            ["0001_initial", "0002_pipeline", "0003_claims"]
+            ["0001_initial", "0002_pipeline", "0003_claims", "0004_sends"]
         );
         let before = tables(&c);
         assert!(before.contains(&"messages".to_string()));
-        let broken = [
-            SQLITE[0],
-            SQLITE[1],
-            SQLITE[2],
-            Migration {
-                version: 4,
-                name: "broken",
-                sql: "CREATE TABLE half_done (id INTEGER); ALTER TABLE nowhere ADD COLUMN x INTEGER;",
-            },
-        ];
+        let mut broken = SQLITE.to_vec();
+        broken.push(Migration {
+            version: 99,
+            name: "broken",
+            sql: "CREATE TABLE half_done (id INTEGER); ALTER TABLE nowhere ADD COLUMN x INTEGER;",
+        });
         let err = apply(&mut c, &broken).unwrap_err();
         assert!(matches!(err, MigrationError::Failed { .. }), "{err}");
-        assert!(err.to_string().contains("0004_broken"), "{err}");
+        assert!(err.to_string().contains("0099_broken"), "{err}");
         assert_eq!(tables(&c), before, "half_done was rolled back");
         assert_eq!(
             apply(&mut c, SQLITE).unwrap(),

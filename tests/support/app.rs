@@ -2,7 +2,7 @@
 //! components, and fake providers on loopback.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use jules::config::Config;
@@ -58,6 +58,18 @@ pub struct Options {
     pub alerts: bool,
     pub retry_base: Duration,
     pub llm_timeout: Duration,
+    pub carrier_timeout: Duration,
+    pub settle_after: Duration,
+    /// Share the database and the fake providers of this host (a second replica).
+    pub beside: Option<Shared>,
+}
+
+/// What a second host shares with the first: the database and the fake providers.
+#[derive(Clone)]
+pub struct Shared {
+    db: Arc<TestDatabase>,
+    fakes: [Fake; 5],
+    keys: String,
 }
 
 impl Default for Options {
@@ -72,6 +84,9 @@ impl Default for Options {
             alerts: true,
             retry_base: Duration::from_millis(20),
             llm_timeout: Duration::from_secs(5),
+            carrier_timeout: Duration::from_secs(15),
+            settle_after: Duration::from_millis(50),
+            beside: None,
         }
     }
 }
@@ -89,20 +104,27 @@ pub struct TestApp {
     pub openai: Fake,
     pub alerts: Fake,
     pub http: reqwest::Client,
-    pub db: TestDatabase,
+    pub db: Arc<TestDatabase>,
+    keys: String,
     _data: tempfile::TempDir,
 }
 
 impl TestApp {
     pub async fn start(o: Options) -> TestApp {
-        let db = TestDatabase::create().await;
-        let (bandwidth, twilio, anthropic, openai, alerts) = (
-            Fake::bandwidth().await,
-            Fake::twilio().await,
-            Fake::anthropic().await,
-            Fake::openai().await,
-            Fake::sink().await,
-        );
+        let (db, [bandwidth, twilio, anthropic, openai, alerts], keys) = match o.beside.clone() {
+            Some(shared) => (shared.db, shared.fakes, shared.keys),
+            None => (
+                Arc::new(TestDatabase::create().await),
+                [
+                    Fake::bandwidth().await,
+                    Fake::twilio().await,
+                    Fake::anthropic().await,
+                    Fake::openai().await,
+                    Fake::sink().await,
+                ],
+                KeyRing::generate("e2e").unwrap().to_spec(),
+            ),
+        };
         let data = tempfile::tempdir().unwrap();
         let mut config = Config::from_env().expect("the test environment is a valid configuration");
         config.port = 0;
@@ -158,9 +180,11 @@ impl TestApp {
         s.pipeline.poll = Duration::from_millis(20);
         s.pipeline.max_attempts = o.max_attempts;
         s.pipeline.retry_base = o.retry_base;
+        s.pipeline.settle_after = o.settle_after;
+        s.carrier_timeout = o.carrier_timeout;
         s.pipeline.crisis_alert_url = o.alerts.then(|| alerts.url.clone());
         let secrets = Secrets {
-            ring: KeyRing::generate("e2e").unwrap(),
+            ring: KeyRing::parse(&keys).unwrap(),
             blind: BlindIndex::parse(&"B".repeat(44)).unwrap(),
             origin: KeyOrigin::Environment,
         };
@@ -178,7 +202,23 @@ impl TestApp {
             alerts,
             http: jules::net::client(Duration::from_secs(30)),
             db,
+            keys,
             _data: data,
+        }
+    }
+
+    /// What a second host needs to run beside this one.
+    pub fn shared(&self) -> Shared {
+        Shared {
+            db: self.db.clone(),
+            fakes: [
+                self.bandwidth.clone(),
+                self.twilio.clone(),
+                self.anthropic.clone(),
+                self.openai.clone(),
+                self.alerts.clone(),
+            ],
+            keys: self.keys.clone(),
         }
     }
 
@@ -198,6 +238,23 @@ impl TestApp {
         .await
     }
 
+    /// Twilio posts `params` to `path` (with its query), signed as Twilio signs.
+    pub async fn twilio_post(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let url = format!("{}{path}", self.public_url);
+        let signature = jules::http::webhooks::twilio::signature(TWILIO_TOKEN, &url, &params);
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("X-Twilio-Signature", signature)
+            .form(&params)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn bandwidth_events(&self, events: serde_json::Value) -> reqwest::Response {
         self.http
             .post(format!("{}/webhooks/bandwidth", self.base))
@@ -207,11 +264,12 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The texts the fake Bandwidth was asked to send to `to`.
+    /// The texts the fake Bandwidth took for `to`, in the order it took them.
     pub fn sent_to(&self, to: &str) -> Vec<String> {
         self.bandwidth
             .seen()
             .iter()
+            .filter(|s| s.taken())
             .map(Seen::json)
             .filter(|j| j["to"][0] == to)
             .map(|j| j["text"].as_str().unwrap_or_default().to_string())
@@ -250,10 +308,25 @@ impl TestApp {
             if open == 0 {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{open} messages still open after 10 s"
-            );
+            if Instant::now() >= deadline {
+                let rows = client
+                    .query(
+                        "SELECT 'out ' || coalesce(m.purpose, '') || ' attempts ' || o.attempts
+                                || ' error ' || coalesce(o.last_error, '-')
+                                || ' in doubt ' || (o.in_doubt_since IS NOT NULL)
+                                || ' due in ' || (o.next_attempt_at - now())
+                         FROM outbox o JOIN messages m ON m.id = o.message_id
+                         WHERE o.sent_at IS NULL AND o.dead_lettered_at IS NULL
+                         UNION ALL
+                         SELECT 'in ' || status FROM messages
+                         WHERE direction = 'in' AND status IN ('received', 'processing')",
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                let open: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+                panic!("{} messages still open after 10 s: {open:#?}", open.len());
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(150)).await;

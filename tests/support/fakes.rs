@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -14,8 +14,13 @@ use axum::response::{IntoResponse, Response};
 pub struct Seen {
     pub method: String,
     pub path: String,
+    pub query: String,
     pub headers: HeaderMap,
     pub body: String,
+    pub at: SystemTime,
+    /// The status and body it was answered with (decided when it arrived, so a message
+    /// answered too late for the client was still taken).
+    pub answer: Option<(u16, String)>,
 }
 
 impl Seen {
@@ -26,7 +31,34 @@ impl Seen {
     pub fn form(&self) -> Vec<(String, String)> {
         serde_urlencoded::from_str(&self.body).unwrap_or_default()
     }
+
+    /// A message the carrier took: a POST answered 2xx.
+    pub fn taken(&self) -> bool {
+        self.method == "POST"
+            && self
+                .answer
+                .as_ref()
+                .is_some_and(|(s, _)| (200..300).contains(s))
+    }
+
+    fn param(&self, name: &str) -> Option<String> {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&self.query)
+            .ok()?
+            .into_iter()
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+
+    fn answer_json(&self) -> serde_json::Value {
+        let body = self.answer.as_ref().map_or("", |(_, b)| b.as_str());
+        serde_json::from_str(body).unwrap_or_default()
+    }
 }
+
+/// Answers a look-up (a GET) from the requests seen so far.
+type Lister = Box<dyn Fn(&Seen, &[Seen]) -> Answer + Send>;
+
+/// Answers a request from the requests seen so far, or leaves it to the script.
+type Intercept = Box<dyn Fn(&Seen, &[Seen]) -> Option<Answer> + Send>;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -60,6 +92,9 @@ struct State {
     most_in_flight: usize,
     script: VecDeque<Answer>,
     default: Box<dyn Fn(usize) -> Answer + Send>,
+    lister: Option<Lister>,
+    /// Consulted first for every request.
+    intercept: Option<Intercept>,
 }
 
 #[derive(Clone)]
@@ -77,6 +112,8 @@ impl Fake {
             most_in_flight: 0,
             script: VecDeque::new(),
             default: Box::new(default),
+            lister: None,
+            intercept: None,
         }));
         let s = state.clone();
         let app = axum::Router::new().fallback(
@@ -88,16 +125,27 @@ impl Fake {
                         st.seen.push(Seen {
                             method: method.to_string(),
                             path: uri.path().to_string(),
+                            query: uri.query().unwrap_or_default().to_string(),
                             headers,
                             body: String::from_utf8_lossy(&body).into_owned(),
+                            at: SystemTime::now(),
+                            answer: None,
                         });
                         let n = st.seen.len() - 1;
                         st.in_flight += 1;
                         st.most_in_flight = st.most_in_flight.max(st.in_flight);
-                        match st.script.pop_front() {
-                            Some(a) => a,
-                            None => (st.default)(n),
-                        }
+                        let intercepted =
+                            st.intercept.as_ref().and_then(|f| f(&st.seen[n], &st.seen));
+                        let answer = match (&st.lister, intercepted) {
+                            (_, Some(a)) => a,
+                            (Some(list), _) if method == Method::GET => list(&st.seen[n], &st.seen),
+                            _ => match st.script.pop_front() {
+                                Some(a) => a,
+                                None => (st.default)(n),
+                            },
+                        };
+                        st.seen[n].answer = Some((answer.status, answer.body.clone()));
+                        answer
                     };
                     tokio::time::sleep(answer.delay).await;
                     s.lock().unwrap().in_flight -= 1;
@@ -132,17 +180,42 @@ impl Fake {
         self.state.lock().unwrap().seen.len()
     }
 
+    /// Requests seen with this method.
+    pub fn count_of(&self, method: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.method == method)
+            .count()
+    }
+
+    /// Answer requests with `f` where it gives an answer (before the script and the
+    /// message list).
+    pub fn intercept(&self, f: impl Fn(&Seen, &[Seen]) -> Option<Answer> + Send + 'static) {
+        self.state.lock().unwrap().intercept = Some(Box::new(f));
+    }
+
+    /// Answer GETs as a carrier's message list does, from the messages it took.
+    fn lists(self, lister: impl Fn(&Seen, &[Seen]) -> Answer + Send + 'static) -> Fake {
+        self.state.lock().unwrap().lister = Some(Box::new(lister));
+        self
+    }
+
     /// The most requests it was answering at once.
     pub fn most_at_once(&self) -> usize {
         self.state.lock().unwrap().most_in_flight
     }
 
-    /// Bandwidth's send API: 202 with the message JSON.
+    /// Bandwidth's send API: 202 with the message JSON; its message list answers from
+    /// the messages taken.
     pub async fn bandwidth() -> Fake {
-        Fake::start(bandwidth_accepted).await
+        Fake::start(bandwidth_accepted).await.lists(bandwidth_list)
     }
 
-    /// Twilio's send API: 201 with the message resource.
+    /// Twilio's send API: 201 with the message resource; its Messages list answers
+    /// from the messages taken.
     pub async fn twilio() -> Fake {
         Fake::start(|n| {
             Answer::new(
@@ -151,6 +224,7 @@ impl Fake {
             )
         })
         .await
+        .lists(twilio_list)
     }
 
     /// Anthropic Messages: a reply saying which request it answers.
@@ -223,5 +297,86 @@ pub fn bandwidth_error(status: u16, kind: &str) -> Answer {
     Answer::new(
         status,
         serde_json::json!({"type": kind, "description": "fake"}),
+    )
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `GET /api/v2/users/{accountId}/messages`: the outbound messages taken from
+/// `sourceTn` to `destinationTn` between `fromDateTime` and `toDateTime` (metadata only).
+fn bandwidth_list(req: &Seen, all: &[Seen]) -> Answer {
+    let time = |name: &str| {
+        req.param(name)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(SystemTime::from)
+    };
+    let (Some(source), Some(dest), Some(from), Some(to)) = (
+        req.param("sourceTn"),
+        req.param("destinationTn"),
+        time("fromDateTime"),
+        time("toDateTime"),
+    ) else {
+        return bandwidth_error(400, "request-validation");
+    };
+    let messages: Vec<serde_json::Value> = all
+        .iter()
+        .filter(|s| s.taken() && s.at >= from && s.at <= to)
+        .map(|s| (s, s.json()))
+        .filter(|(_, j)| j["from"] == source.as_str() && j["to"][0] == dest.as_str())
+        .map(|(s, _)| {
+            serde_json::json!({
+                "messageId": s.answer_json()["id"], "accountId": "9900000",
+                "sourceTn": source, "destinationTn": dest, "messageStatus": "DELIVERED",
+                "messageDirection": "OUTBOUND", "messageType": "sms", "segmentCount": 1,
+                "errorCode": 0, "receiveTime": rfc3339(s.at), "carrierName": null
+            })
+        })
+        .collect();
+    Answer::new(
+        200,
+        serde_json::json!({"totalCount": messages.len(), "pageInfo": {}, "messages": messages}),
+    )
+}
+
+/// `GET /2010-04-01/Accounts/{Sid}/Messages.json?To=…&From=…&DateSent>=…`: the messages
+/// taken to `To` from `From` on or after that day.
+fn twilio_list(req: &Seen, all: &[Seen]) -> Answer {
+    let (Some(to), Some(from), Some(day)) =
+        (req.param("To"), req.param("From"), req.param("DateSent>"))
+    else {
+        return Answer::new(
+            400,
+            serde_json::json!({"code": 20001, "message": "bad filter", "status": 400}),
+        );
+    };
+    let messages: Vec<serde_json::Value> = all
+        .iter()
+        .filter(|s| s.taken())
+        .filter(|s| {
+            chrono::DateTime::<chrono::Utc>::from(s.at)
+                .format("%Y-%m-%d")
+                .to_string()
+                >= day
+        })
+        .map(|s| (s, s.form()))
+        .filter(|(_, f)| {
+            let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            get("To").as_deref() == Some(to.as_str())
+                && get("From").as_deref() == Some(from.as_str())
+        })
+        .map(|(s, f)| {
+            let body = f.iter().find(|(n, _)| n == "Body").map(|(_, v)| v.clone());
+            serde_json::json!({
+                "sid": s.answer_json()["sid"], "to": to, "from": from, "body": body,
+                "status": "delivered", "direction": "outbound-api",
+                "date_created": chrono::DateTime::<chrono::Utc>::from(s.at).to_rfc2822(),
+            })
+        })
+        .collect();
+    Answer::new(
+        200,
+        serde_json::json!({"messages": messages, "next_page_uri": null}),
     )
 }

@@ -37,6 +37,8 @@ fn millis(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
 pub struct Services {
     pub bandwidth: Option<BandwidthOut>,
     pub twilio: Option<TwilioOut>,
+    /// How long a carrier's API may take to answer a send (`CARRIER_TIMEOUT_MS`).
+    pub carrier_timeout: Duration,
     pub ingress: IngressSettings,
     pub llm: LlmSettings,
     pub pipeline: PipelineSettings,
@@ -115,6 +117,7 @@ pub fn from_env() -> Result<Services, ConfigError> {
     Ok(Services {
         bandwidth,
         twilio,
+        carrier_timeout: millis("CARRIER_TIMEOUT_MS", 15_000)?,
         ingress: IngressSettings {
             bandwidth_credentials,
             twilio_auth_token: twilio_token,
@@ -140,6 +143,10 @@ pub fn from_env() -> Result<Services, ConfigError> {
             retry_base: millis(
                 "OUTBOX_RETRY_BASE_MS",
                 defaults.retry_base.as_millis() as u64,
+            )?,
+            settle_after: millis(
+                "OUTBOX_SETTLE_AFTER_MS",
+                defaults.settle_after.as_millis() as u64,
             )?,
             crisis_alert_url,
         },

@@ -40,6 +40,9 @@ pub struct PipelineSettings {
     pub max_attempts: i32,
     /// First retry delay of the outbox; doubles per attempt, capped at 5 minutes.
     pub retry_base: Duration,
+    /// After a send whose outcome is unknown, how long before the carrier is asked
+    /// whether it took the message (carriers list a message a little after taking it).
+    pub settle_after: Duration,
     /// Where crisis escalations are announced (ids and severity, never text).
     pub crisis_alert_url: Option<String>,
 }
@@ -54,6 +57,7 @@ impl Default for PipelineSettings {
             send_concurrency: 128,
             max_attempts: 8,
             retry_base: Duration::from_secs(2),
+            settle_after: Duration::from_secs(30),
             crisis_alert_url: None,
         }
     }

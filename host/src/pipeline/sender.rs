@@ -1,9 +1,12 @@
 //! The outbox sender: sends claimed rows through their carrier and records the
 //! outcome — sent (in batches), retry later (exponential backoff with jitter), or dead
-//! letter. A message queued before its person opted out is not sent (only the opt-out
-//! confirmation and HELP answers are).
+//! letter. Every attempt is on record before the carrier is called (the claim), so an
+//! attempt whose outcome is unknown — a timeout, a dropped connection, a host killed
+//! before it recorded the send — is settled by asking the carrier before any resend:
+//! at most one text per outbox row. A message queued before its person opted out is
+//! not sent (only the opt-out confirmation and HELP answers are).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -30,16 +33,17 @@ impl Pipeline {
         d.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
 
-    /// Record what the carriers accepted, in batches, until every sender has gone. A
-    /// failed write is tried again (backing off, within a quarter of the lease); rows
-    /// whose write never succeeds are sent again when their lease ends.
+    /// Record what the carriers took, in batches, until every sender has gone. A failed
+    /// write is tried again (backing off, within a quarter of the lease); a row whose
+    /// write never succeeds is claimed again when its lease ends and settled by asking
+    /// the carrier, not sent twice. Each record frees its person's next message.
     pub(super) async fn record_sent(self, mut accepted: UnboundedReceiver<Accepted>) {
         let mut batch = Vec::new();
         while accepted.recv_many(&mut batch, RECORD_BATCH).await > 0 {
             let mut wait = Duration::from_millis(100);
             while let Err(e) = self.store.db().mark_sent(&batch).await {
                 if wait > self.settings.lease / 4 {
-                    tracing::error!(messages = batch.len(), error = %e, "cannot record sent messages; they are sent again when their lease ends");
+                    tracing::error!(messages = batch.len(), error = %e, "cannot record sent messages; the carrier is asked about them when their lease ends");
                     break;
                 }
                 tracing::warn!(messages = batch.len(), error = %e, ?wait, "cannot record sent messages yet");
@@ -47,11 +51,13 @@ impl Pipeline {
                 wait *= 2;
             }
             batch.clear();
+            self.outbox_ready.notify_one();
         }
     }
 
-    /// Send one row: Some((outbox id, carrier's id)) when the carrier accepted it;
-    /// a retry or a dead letter is recorded here.
+    /// Send one row: Some((outbox id, carrier's id)) when the carrier took it (now or
+    /// in an earlier attempt whose outcome was unknown); a retry or a dead letter is
+    /// recorded here.
     pub(super) async fn deliver(&self, row: Outgoing) -> Result<Option<Accepted>, StoreError> {
         let db = self.store.db();
         // After an opt-out only its confirmation and HELP answers (carriers require
@@ -68,16 +74,38 @@ impl Pipeline {
                 .await?;
             return Ok(None);
         }
-        match self.carriers.send(&row.carrier, &row.to, &row.text).await {
+        if let Some(since) = row.in_doubt_since {
+            match self.settle(&row, since).await? {
+                Settled::Taken(carrier_id) => return Ok(Some((row.outbox_id, carrier_id))),
+                Settled::Send => {}
+                Settled::Later => return Ok(None),
+            }
+        }
+        match self
+            .carriers
+            .send(&row.carrier, &row.to, &row.text, row.outbox_id)
+            .await
+        {
             Ok(carrier_id) => {
                 tracing::info!(outbox = %row.outbox_id, carrier = %row.carrier, attempts = row.attempts, "sent");
                 Ok(Some((row.outbox_id, carrier_id.filter(|s| !s.is_empty()))))
             }
-            Err(SendError::Retryable(reason)) if row.attempts < self.settings.max_attempts => {
-                // The real clock: the database compares due times with its own now().
+            Err(SendError::NotSent(reason)) if row.attempts < self.settings.max_attempts => {
                 let wait = self.outbox_delay(row.attempts);
                 tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "send failed; will retry");
-                db.retry_at(row.outbox_id, &reason, std::time::SystemTime::now() + wait)
+                // The real clock: the database compares due times with its own now().
+                db.retry_at(row.outbox_id, &reason, SystemTime::now() + wait, false)
+                    .await?;
+                Ok(None)
+            }
+            Err(SendError::Unknown(reason)) => {
+                // Asked once the carrier has had time to list it: the next claim
+                // settles it, whatever attempts are left (see `settle`).
+                let wait = self
+                    .outbox_delay(row.attempts)
+                    .max(self.settings.settle_after);
+                tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "send outcome unknown; the carrier is asked before any resend");
+                db.retry_at(row.outbox_id, &reason, SystemTime::now() + wait, true)
                     .await?;
                 Ok(None)
             }
@@ -88,4 +116,75 @@ impl Pipeline {
             }
         }
     }
+
+    /// An earlier attempt's outcome is unknown: ask the carrier whether it took the
+    /// message. Never taken: sent again while attempts are left, else dead-lettered.
+    /// If the carrier cannot say once the attempts are spent, a duplicate is the lesser
+    /// harm only for crisis resources (sent one last time); anything else is
+    /// dead-lettered with an alert rather than risk texting a person twice.
+    async fn settle(&self, row: &Outgoing, since: SystemTime) -> Result<Settled, StoreError> {
+        let (db, max) = (self.store.db(), self.settings.max_attempts);
+        let resend = || async {
+            Ok(if db.resend(row.outbox_id).await? {
+                Settled::Send
+            } else {
+                Settled::Later
+            })
+        };
+        let listed = self
+            .carriers
+            .find(&row.carrier, &row.to, &row.text, since)
+            .await;
+        let lookup = match listed {
+            Ok(ids) => {
+                let known = db.known_carrier_ids(&row.carrier, &ids).await?;
+                Ok(ids.into_iter().find(|id| !known.contains(id)))
+            }
+            Err(reason) => Err(reason),
+        };
+        match lookup {
+            Ok(Some(carrier_id)) => {
+                tracing::info!(outbox = %row.outbox_id, carrier = %row.carrier, "the carrier took it in an earlier attempt; not sent again");
+                Ok(Settled::Taken(Some(carrier_id).filter(|s| !s.is_empty())))
+            }
+            Ok(None) if row.attempts > max => {
+                tracing::error!(outbox = %row.outbox_id, attempts = row.attempts, "dead-lettered: the carrier never took it");
+                db.dead_letter(row.outbox_id, "the carrier never took it; no attempts left")
+                    .await?;
+                Ok(Settled::Later)
+            }
+            Ok(None) => {
+                tracing::info!(outbox = %row.outbox_id, carrier = %row.carrier, "the carrier never took it; sending again");
+                resend().await
+            }
+            Err(reason) if row.attempts <= max => {
+                let wait = self.outbox_delay(row.attempts);
+                tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "cannot ask the carrier yet");
+                db.retry_at(row.outbox_id, &reason, SystemTime::now() + wait, true)
+                    .await?;
+                Ok(Settled::Later)
+            }
+            Err(reason) if row.purpose == Purpose::CrisisResources && row.attempts == max + 1 => {
+                tracing::error!(alert = true, outbox = %row.outbox_id, reason = %reason, "the carrier cannot say whether it took crisis resources; sending them again (a duplicate is the lesser harm)");
+                resend().await
+            }
+            Err(reason) => {
+                tracing::error!(alert = true, outbox = %row.outbox_id, reason = %reason, "the carrier cannot say whether it took this message; dead-lettered rather than risk a duplicate");
+                let why =
+                    format!("outcome unknown, the carrier cannot say ({reason}); not sent again");
+                db.dead_letter(row.outbox_id, &why).await?;
+                Ok(Settled::Later)
+            }
+        }
+    }
+}
+
+/// What asking the carrier about an earlier attempt decided.
+enum Settled {
+    /// It took the message (under this id): record it as sent.
+    Taken(Option<String>),
+    /// It never did: send now.
+    Send,
+    /// Nothing to send now (retry, dead letter, or settled meanwhile).
+    Later,
 }

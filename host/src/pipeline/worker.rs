@@ -1,14 +1,12 @@
 //! The loops: conversation workers and the outbox sender, woken by ingress and by
 //! queued replies, polling as a fallback (another replica may have stored the work).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 use super::Pipeline;
 use super::sender::Accepted;
@@ -153,17 +151,16 @@ const GATHER: Duration = Duration::from_millis(2);
 const CLAIM_BATCH: usize = 32;
 
 /// Sends run side by side, up to `send_concurrency`: a slow carrier holds a slot per
-/// message, not the whole outbox. One person's messages still go out in the order they
-/// were queued (crisis resources before the reply): a send waits until the carrier has
-/// answered the one before it to the same person. What the carriers accepted goes to
-/// `accepted`, to be recorded in batches.
+/// message, not the whole outbox. A claim holds at most one message per person (the
+/// store keeps a person's next message back until the one before it is sent or
+/// dead-lettered), so one person's messages go out in the order they were queued,
+/// across retries and hosts. What the carriers took goes to `accepted`, to be recorded
+/// in batches.
 async fn outbox_loop(p: Pipeline, accepted: UnboundedSender<Accepted>) {
     let limit = p.settings.send_concurrency.max(1);
     let slots = Arc::new(Semaphore::new(limit));
     // Claim again once this many slots are free, not one row at a time.
     let refill = (limit / 4).clamp(1, CLAIM_BATCH);
-    // Each person's latest send (true once the carrier answered it).
-    let mut latest: HashMap<Uuid, watch::Receiver<bool>> = HashMap::new();
     loop {
         let free = slots.available_permits();
         if free < refill {
@@ -179,26 +176,17 @@ async fn outbox_loop(p: Pipeline, accepted: UnboundedSender<Accepted>) {
         match p.store.claim(want as i64, p.settings.lease).await {
             Ok(rows) if !rows.is_empty() => {
                 let drained = rows.len() < want;
-                latest.retain(|_, answered| !*answered.borrow());
                 for row in rows {
                     let permit = slots.clone().acquire_owned().await.expect("never closed");
                     let (p, accepted) = (p.clone(), accepted.clone());
-                    let (answered, receiver) = watch::channel(false);
-                    let before = latest.insert(row.user_id, receiver);
                     tokio::spawn(async move {
-                        if let Some(mut before) = before {
-                            // An error means that send's task is gone: nothing to wait for.
-                            let _ = before.wait_for(|done| *done).await;
-                        }
-                        let delivered = p.deliver(row).await;
-                        let _ = answered.send(true);
-                        match delivered {
+                        match p.deliver(row).await {
                             Ok(Some(sent)) => {
                                 let _ = accepted.send(sent);
                             }
                             Ok(None) => {}
                             Err(e) => {
-                                tracing::error!(error = %e, "cannot record a send's outcome; the message is tried again when its lease ends")
+                                tracing::error!(error = %e, "cannot record a send's outcome; the message is settled when its lease ends")
                             }
                         }
                         drop(permit);

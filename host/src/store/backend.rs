@@ -154,12 +154,15 @@ impl Backend {
         dispatch!(self, s => s.first_delivery(provider, event_id).await)
     }
 
+    /// Claim due outbox rows for `lease`, at most one per person: a row waits while an
+    /// earlier row of its person is neither sent nor dead-lettered. Each claim is an
+    /// attempt on record before the carrier is called.
     pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
         dispatch!(self, s => s.claim(limit, lease).await)
     }
 
-    /// The carrier accepted these messages (each under the carrier's id, when it gave
-    /// one); one round trip for the batch.
+    /// The carrier took these messages (each under the carrier's id, when it gave one);
+    /// one round trip for the batch. Rows already settled are left as they are.
     pub async fn mark_sent(&self, sent: &[(Uuid, Option<String>)]) -> Result<(), StoreError> {
         if sent.is_empty() {
             return Ok(());
@@ -167,8 +170,34 @@ impl Backend {
         dispatch!(self, s => s.mark_sent(sent).await)
     }
 
-    pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
-        dispatch!(self, s => s.retry_at(id, error, at).await)
+    /// The attempt failed; try again at `at`. `in_doubt`: the carrier may have taken the
+    /// message (a timeout, a dropped connection), so the next attempt asks it first.
+    /// Which of these carrier message ids are already recorded (for other messages).
+    pub async fn known_carrier_ids(
+        &self,
+        carrier: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.known_carrier_ids(carrier, ids).await)
+    }
+
+    pub async fn retry_at(
+        &self,
+        id: Uuid,
+        error: &str,
+        at: SystemTime,
+        in_doubt: bool,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.retry_at(id, error, at, in_doubt).await)
+    }
+
+    /// The carrier has no trace of the earlier attempts: the next is on record as
+    /// started. False when a delivery report settled the row meanwhile: do not send.
+    pub async fn resend(&self, id: Uuid) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.resend(id).await)
     }
 
     pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {

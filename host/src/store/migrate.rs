@@ -56,6 +56,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "claims",
         sql: include_str!("../../../migrations/postgres/0003_claims.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sends",
+        sql: include_str!("../../../migrations/postgres/0004_sends.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -74,6 +79,11 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         name: "claims",
         sql: include_str!("../../../migrations/sqlite/0003_claims.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "sends",
+        sql: include_str!("../../../migrations/sqlite/0004_sends.sql"),
     },
 ];
 

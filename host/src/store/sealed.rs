@@ -72,6 +72,8 @@ pub struct Outgoing {
     pub text: String,
     pub user_status: UserStatus,
     pub purpose: Purpose,
+    /// See `Claimed::in_doubt_since`.
+    pub in_doubt_since: Option<SystemTime>,
 }
 
 fn binding<'a>(table: &'a str, column: &'a str, row: &'a str) -> Binding<'a> {
@@ -356,6 +358,7 @@ impl Store {
                     attempts: c.attempts,
                     user_status: c.user_status,
                     purpose: c.purpose,
+                    in_doubt_since: c.in_doubt_since,
                 }),
                 Err(e) => {
                     tracing::error!(outbox = %c.id, error = %e, "an outbox row does not open; dead-lettered");

@@ -237,6 +237,9 @@ pub struct Claimed {
     /// Checked at send time: a reply queued before an opt-out is not sent.
     pub user_status: UserStatus,
     pub purpose: Purpose,
+    /// When the earliest attempt not known to have failed began: the carrier may hold
+    /// the message already, so it is asked before this attempt sends.
+    pub in_doubt_since: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone)]

@@ -35,6 +35,9 @@ struct Message {
     text: String,
     #[serde(default)]
     segment_count: Option<i32>,
+    /// On our own messages' reports: the outbox id they were sent under.
+    #[serde(default)]
+    tag: Option<String>,
 }
 
 fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
@@ -122,9 +125,11 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {
                 }
             }
             "message-sending" | "message-sent" => {
+                super::settle_sent(state, m.tag.as_deref(), &m.id).await?;
                 tracing::info!(kind = %event.kind, "bandwidth progress report");
             }
             "message-delivered" | "message-failed" => {
+                super::settle_sent(state, m.tag.as_deref(), &m.id).await?;
                 let key = format!("{}:{}", m.id, event.kind);
                 if !state.store.db().first_delivery("bandwidth", &key).await? {
                     continue;

@@ -52,3 +52,22 @@ pub fn valid_number(n: &str) -> bool {
     let digits = n.strip_prefix('+').unwrap_or(n);
     (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
+
+/// A carrier's report on one of our messages proves it took the message: the outbox
+/// row it names (Bandwidth's `tag`, the `outbox` of Twilio's callback URL) is settled
+/// as sent, even when the send's own answer never arrived.
+async fn settle_sent(
+    state: &crate::http::AppState,
+    outbox: Option<&str>,
+    carrier_message_id: &str,
+) -> Result<(), Refusal> {
+    let Some(id) = outbox.and_then(|o| uuid::Uuid::parse_str(o).ok()) else {
+        return Ok(());
+    };
+    state
+        .store
+        .db()
+        .mark_sent(&[(id, Some(carrier_message_id.to_string()))])
+        .await?;
+    Ok(())
+}

@@ -105,13 +105,23 @@ pub async fn receive(
     if let Err(r) = verify(&state, &headers, &uri, &params) {
         return r.into_response();
     }
-    match handle(&state, &params).await {
+    let outbox = uri.query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find_map(|(k, v)| (k == "outbox").then_some(v))
+    });
+    match handle(&state, &params, outbox.as_deref()).await {
         Ok(()) => ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response(),
         Err(r) => r.into_response(),
     }
 }
 
-async fn handle(state: &AppState, params: &[(String, String)]) -> Result<(), Refusal> {
+async fn handle(
+    state: &AppState,
+    params: &[(String, String)],
+    outbox: Option<&str>,
+) -> Result<(), Refusal> {
     let get = |name: &str| {
         params
             .iter()
@@ -129,6 +139,7 @@ async fn handle(state: &AppState, params: &[(String, String)]) -> Result<(), Ref
         get("MessageStatus").or_else(|| get("SmsStatus")),
         get("Body"),
     ) {
+        super::settle_sent(state, outbox, sid).await?;
         let status = match status {
             "delivered" => MessageStatus::Delivered,
             "failed" | "undelivered" => MessageStatus::Failed,

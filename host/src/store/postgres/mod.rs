@@ -2,8 +2,6 @@
 //! safely by many replicas (unique keys for dedupe, `FOR UPDATE SKIP LOCKED` for the
 //! outbox). Values arrive sealed, so this code never sees keys or plaintext.
 
-use std::time::{Duration, SystemTime};
-
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -12,6 +10,7 @@ use uuid::Uuid;
 use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
+mod outbox;
 mod turn;
 
 #[derive(Clone)]
@@ -312,104 +311,6 @@ impl PgStore {
             )
             .await?;
         Ok(n == 1)
-    }
-
-    /// Claim up to `limit` due rows for `lease`: rows locked by another worker are
-    /// skipped, and a claimed row is not due again until its lease ends (so a worker
-    /// that dies mid-send is retried, not lost). Returned in message id order, which
-    /// for time-ordered ids is the order they were queued.
-    pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
-        let lease_ms = lease.as_millis() as f64;
-        let rows = self
-            .rows(
-                "WITH claimed AS (
-                     UPDATE outbox SET attempts = attempts + 1,
-                            next_attempt_at = now() + $2::float8 * interval '1 millisecond'
-                     WHERE id IN (
-                         SELECT id FROM outbox
-                         WHERE sent_at IS NULL AND dead_lettered_at IS NULL
-                           AND next_attempt_at <= now()
-                         ORDER BY next_attempt_at
-                         FOR UPDATE SKIP LOCKED
-                         LIMIT $1)
-                     RETURNING id, message_id, user_id, carrier, attempts)
-                 SELECT c.id, c.message_id, c.user_id, c.carrier, c.attempts, m.body, u.phone,
-                        u.status, coalesce(m.purpose, 'reply')
-                 FROM claimed c JOIN messages m ON m.id = c.message_id
-                                JOIN users u ON u.id = c.user_id
-                 ORDER BY c.message_id",
-                &[&limit, &lease_ms],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Claimed {
-                    id: r.get(0),
-                    message_id: r.get(1),
-                    user_id: r.get(2),
-                    carrier: r.get(3),
-                    attempts: r.get(4),
-                    body: r.get(5),
-                    phone: r.get(6),
-                    user_status: UserStatus::parse(r.get(7))?,
-                    purpose: Purpose::parse(r.get(8))?,
-                })
-            })
-            .collect()
-    }
-
-    /// The carrier accepted these messages (each under the carrier's id, when it gave
-    /// one): one statement for the batch.
-    pub async fn mark_sent(&self, sent: &[(Uuid, Option<String>)]) -> Result<(), StoreError> {
-        let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
-        let carrier_ids: Vec<Option<&str>> = sent.iter().map(|(_, c)| c.as_deref()).collect();
-        self.exec(
-            "WITH sent AS (
-                 UPDATE outbox o SET sent_at = now()
-                 FROM unnest($1::uuid[], $2::text[]) AS x(id, carrier_id)
-                 WHERE o.id = x.id
-                 RETURNING o.message_id, x.carrier_id)
-             UPDATE messages m SET status = 'sent', updated_at = now(),
-                    carrier_message_id = coalesce(sent.carrier_id, m.carrier_message_id)
-             FROM sent WHERE m.id = sent.message_id",
-            &[&ids, &carrier_ids],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// The attempt failed; try again at `at`.
-    pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1",
-            &[&id, &error, &at],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Give up on a row: it is kept, marked dead, and its message marked failed.
-    pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
-        self.exec(
-            "WITH dead AS (UPDATE outbox SET last_error = $2, dead_lettered_at = now()
-                               WHERE id = $1 RETURNING message_id)
-                 UPDATE messages SET status = 'failed', updated_at = now()
-                 WHERE id = (SELECT message_id FROM dead)",
-            &[&id, &error],
-        )
-        .await?;
-        Ok(())
-    }
-
-    pub async fn dead_letters(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
-        let rows = self
-            .rows(
-                "SELECT id, coalesce(last_error, '') FROM outbox
-                 WHERE dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at",
-                &[],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     pub async fn record_crisis_event(&self, e: &NewCrisisEvent<'_>) -> Result<Uuid, StoreError> {

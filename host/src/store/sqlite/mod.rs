@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
 use super::types::*;
 
+mod outbox;
 mod turn;
 
 #[derive(Clone)]
@@ -310,135 +311,6 @@ impl SqliteStore {
                 params![provider, event_id],
             )?;
             Ok(n == 1)
-        })
-        .await
-    }
-
-    /// Claim up to `limit` due rows for `lease`. The write transaction is exclusive, so
-    /// two workers never claim the same row. Returned in message id order, which for
-    /// time-ordered ids is the order they were queued.
-    pub async fn claim(&self, limit: i64, lease: Duration) -> Result<Vec<Claimed>, StoreError> {
-        let lease_ms = lease.as_millis() as i64;
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            let claimed = {
-                let mut stmt = tx.prepare(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 + ?3
-                     WHERE id IN (
-                         SELECT id FROM outbox
-                         WHERE sent_at IS NULL AND dead_lettered_at IS NULL
-                           AND next_attempt_at <= ?2
-                         ORDER BY next_attempt_at LIMIT ?1)
-                     RETURNING id",
-                )?;
-                let ids = stmt.query_map(params![limit, now, lease_ms], |r| r.get::<_, Uuid>(0))?;
-                ids.collect::<Result<Vec<_>, _>>()?
-            };
-            let mut out = Vec::with_capacity(claimed.len());
-            for id in claimed {
-                let (row, status) = tx.query_row(
-                    "SELECT o.id, o.message_id, o.user_id, o.carrier, o.attempts, m.body, u.phone,
-                            u.status, coalesce(m.purpose, 'reply')
-                     FROM outbox o JOIN messages m ON m.id = o.message_id
-                                   JOIN users u ON u.id = o.user_id
-                     WHERE o.id = ?1",
-                    params![id],
-                    |r| {
-                        Ok((
-                            Claimed {
-                                id: r.get(0)?,
-                                message_id: r.get(1)?,
-                                user_id: r.get(2)?,
-                                carrier: r.get(3)?,
-                                attempts: r.get(4)?,
-                                body: r.get(5)?,
-                                phone: r.get(6)?,
-                                user_status: UserStatus::Active,
-                                purpose: Purpose::Reply,
-                            },
-                            (r.get::<_, String>(7)?, r.get::<_, String>(8)?),
-                        ))
-                    },
-                )?;
-                out.push(Claimed {
-                    user_status: UserStatus::parse(&status.0)?,
-                    purpose: Purpose::parse(&status.1)?,
-                    ..row
-                });
-            }
-            tx.commit()?;
-            out.sort_by_key(|c| c.message_id);
-            Ok(out)
-        })
-        .await
-    }
-
-    /// The carrier accepted these messages (each under the carrier's id, when it gave
-    /// one): one transaction.
-    pub async fn mark_sent(&self, sent: &[(Uuid, Option<String>)]) -> Result<(), StoreError> {
-        let sent = sent.to_vec();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            for (id, carrier_id) in sent {
-                tx.execute(
-                    "UPDATE outbox SET sent_at = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
-                tx.execute(
-                    "UPDATE messages SET status = 'sent', updated_at = ?2,
-                            carrier_message_id = coalesce(?3, carrier_message_id)
-                     WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
-                    params![id, now, carrier_id],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn retry_at(&self, id: Uuid, error: &str, at: SystemTime) -> Result<(), StoreError> {
-        let (error, at) = (error.to_owned(), millis(at));
-        self.with(move |c| {
-            c.execute(
-                "UPDATE outbox SET last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id, error, at],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn dead_letter(&self, id: Uuid, error: &str) -> Result<(), StoreError> {
-        let error = error.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            tx.execute(
-                "UPDATE outbox SET last_error = ?2, dead_lettered_at = ?3 WHERE id = ?1",
-                params![id, error, now],
-            )?;
-            tx.execute(
-                "UPDATE messages SET status = 'failed', updated_at = ?2
-                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
-                params![id, now],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn dead_letters(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
-        self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, coalesce(last_error, '') FROM outbox
-                 WHERE dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }

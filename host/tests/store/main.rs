@@ -1,7 +1,7 @@
 //! One suite, two backends: every test below runs against a fresh Postgres database
 //! on the real server and against a fresh embedded (SQLite) file.
 
-#[path = "../../tests/support/mod.rs"]
+#[path = "../../../tests/support/mod.rs"]
 #[macro_use]
 mod support;
 
@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime};
 use jules::crypto::KeyRing;
 use jules::store::rotate::{census, rotate};
 use jules::store::{
-    ComplianceEntry, ComplianceEvent, Decision, MessageStatus, NewCrisisEvent, Purpose, Recorded,
-    ReviewState, StoreError, UserStatus,
+    ComplianceEntry, ComplianceEvent, Decision, NewCrisisEvent, Purpose, Recorded, ReviewState,
+    StoreError, UserStatus,
 };
 use support::store::Fixture;
-use uuid::Uuid;
+
+mod outbox;
 
 suite!(
     inbound_round_trip,
@@ -25,11 +26,6 @@ suite!(
     user_state_round_trip,
     records_round_trip,
     webhook_deliveries_are_seen_once,
-    two_workers_send_every_outbox_row_exactly_once,
-    claimed_rows_come_in_the_order_they_were_queued,
-    a_claimed_row_returns_when_its_lease_ends,
-    retries_wait_and_dead_letters_stop,
-    delivery_reports_update_the_outbound_message,
     nothing_personal_is_stored_in_the_clear,
     a_tampered_ciphertext_is_rejected,
     ciphertexts_swapped_between_rows_are_rejected,
@@ -250,191 +246,6 @@ async fn webhook_deliveries_are_seen_once(f: Fixture) {
     );
 }
 
-/// `n` replies queued for one person; their outbox ids in the order queued.
-async fn queue(f: &Fixture, n: usize) -> (Uuid, Vec<Uuid>) {
-    let (user, _) = f.user_of("+15550000009", "m1", "hi").await;
-    let mut queued = Vec::new();
-    for i in 0..n {
-        let (_, outbox) = f
-            .store
-            .queue_reply(user, "bandwidth", &format!("reply {i}"), 1)
-            .await
-            .unwrap();
-        queued.push(outbox);
-    }
-    (user, queued)
-}
-
-async fn two_workers_send_every_outbox_row_exactly_once(f: Fixture) {
-    let (_, queued) = queue(&f, 200).await;
-    let worker = |store: jules::store::Store| {
-        tokio::spawn(async move {
-            let mut sent = Vec::new();
-            loop {
-                let batch = store.claim(7, Duration::from_secs(60)).await.unwrap();
-                if batch.is_empty() {
-                    return sent;
-                }
-                // Sent as a batch, marked as one.
-                let marks: Vec<_> = batch.iter().map(|r| (r.outbox_id, None)).collect();
-                store.db().mark_sent(&marks).await.unwrap();
-                for row in batch {
-                    assert_eq!(row.to, "+15550000009");
-                    assert!(row.text.starts_with("reply "));
-                    sent.push(row.outbox_id);
-                }
-            }
-        })
-    };
-    let (a, b) = (worker(f.store.clone()), worker(f.store.clone()));
-    let (a, b) = (a.await.unwrap(), b.await.unwrap());
-    let all: Vec<Uuid> = a.iter().chain(b.iter()).copied().collect();
-    assert_eq!(
-        all.len(),
-        200,
-        "every row sent once (a {}, b {})",
-        a.len(),
-        b.len()
-    );
-    assert_eq!(
-        all.iter().copied().collect::<BTreeSet<_>>(),
-        queued.into_iter().collect()
-    );
-    assert_eq!(f.count("outbox WHERE sent_at IS NOT NULL").await, 200);
-    assert_eq!(f.count("messages WHERE status = 'sent'").await, 200);
-    assert!(
-        f.store
-            .claim(10, Duration::from_secs(60))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-}
-
-async fn claimed_rows_come_in_the_order_they_were_queued(f: Fixture) {
-    let (_, queued) = queue(&f, 40).await;
-    let mut claimed = Vec::new();
-    for _ in 0..4 {
-        let batch = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
-        claimed.extend(batch.into_iter().map(|r| r.outbox_id));
-    }
-    assert_eq!(claimed, queued);
-}
-
-async fn a_claimed_row_returns_when_its_lease_ends(f: Fixture) {
-    queue(&f, 1).await;
-    let first = f.store.claim(10, Duration::from_millis(200)).await.unwrap();
-    assert_eq!(first.len(), 1);
-    let leased = f.store.claim(10, Duration::from_millis(200)).await.unwrap();
-    assert!(leased.is_empty(), "leased");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(
-        again.len(),
-        1,
-        "the worker that claimed it never finished: retried"
-    );
-    assert_eq!(again[0].attempts, 2);
-}
-
-async fn retries_wait_and_dead_letters_stop(f: Fixture) {
-    let (user, _) = queue(&f, 2).await;
-    let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(rows.len(), 2);
-    let (a, b) = (&rows[0], &rows[1]);
-    f.store
-        .db()
-        .retry_at(
-            a.outbox_id,
-            "429 from the carrier",
-            now() - Duration::from_secs(1),
-        )
-        .await
-        .unwrap();
-    f.store
-        .db()
-        .dead_letter(b.outbox_id, "carrier down")
-        .await
-        .unwrap();
-    let again = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(
-        again.iter().map(|r| r.outbox_id).collect::<Vec<_>>(),
-        [a.outbox_id]
-    );
-    assert_eq!(again[0].attempts, 2);
-    f.store
-        .db()
-        .retry_at(a.outbox_id, "503", now() + Duration::from_secs(3600))
-        .await
-        .unwrap();
-    assert!(
-        f.store
-            .claim(10, Duration::from_secs(60))
-            .await
-            .unwrap()
-            .is_empty(),
-        "not due yet"
-    );
-    assert_eq!(
-        f.store.db().dead_letters().await.unwrap(),
-        [(b.outbox_id, "carrier down".to_string())]
-    );
-    let turns = f.store.recent_turns(user, 10).await.unwrap();
-    let failed = turns.iter().find(|t| t.message_id == b.message_id).unwrap();
-    assert!(!failed.inbound);
-    // The opted-out status travels with a claimed row, so the sender can hold it back.
-    f.set_status(user, UserStatus::OptedOut, now()).await;
-    f.store
-        .db()
-        .retry_at(a.outbox_id, "503", now() - Duration::from_secs(1))
-        .await
-        .unwrap();
-    let held = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(held[0].user_status, UserStatus::OptedOut);
-}
-
-async fn delivery_reports_update_the_outbound_message(f: Fixture) {
-    queue(&f, 1).await;
-    let row = f
-        .store
-        .claim(1, Duration::from_secs(60))
-        .await
-        .unwrap()
-        .remove(0);
-    f.store
-        .db()
-        .mark_sent(&[(row.outbox_id, Some("bw-out-1".into()))])
-        .await
-        .unwrap();
-    let status = |store: jules::store::Store, user| async move {
-        let rows = store.db().recent_messages(user, 10).await.unwrap();
-        rows.iter().find(|m| m.id == row.message_id).unwrap().status
-    };
-    assert_eq!(
-        status(f.store.clone(), row.user_id).await,
-        MessageStatus::Sent
-    );
-    assert!(
-        f.store
-            .db()
-            .delivery_update("bandwidth", "bw-out-1", MessageStatus::Delivered)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        status(f.store.clone(), row.user_id).await,
-        MessageStatus::Delivered
-    );
-    assert!(
-        !f.store
-            .db()
-            .delivery_update("bandwidth", "unknown", MessageStatus::Failed)
-            .await
-            .unwrap(),
-        "a report for an unknown message changes nothing"
-    );
-}
-
 async fn nothing_personal_is_stored_in_the_clear(f: Fixture) {
     let (phone, text) = ("+15557654321", "i feel so alone tonight");
     let (user, _) = f.user_of(phone, "m1", text).await;
@@ -638,7 +449,14 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
     assert!(other.is_some());
     assert_eq!(f.count("outbox").await, 2);
     f.set_status(u, UserStatus::OptedOut, now()).await;
-    let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    // One person's rows are claimed one at a time.
+    let mut rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+    f.store
+        .db()
+        .dead_letter(rows[0].outbox_id, "opted out")
+        .await
+        .unwrap();
+    rows.extend(f.store.claim(10, Duration::from_secs(60)).await.unwrap());
     let purposes: BTreeSet<_> = rows.iter().map(|r| r.purpose.as_str()).collect();
     assert_eq!(
         purposes,
@@ -664,6 +482,9 @@ async fn an_outbox_row_that_does_not_open_is_dead_lettered_alone() {
         let last = body.len() - 1;
         body[last] ^= 1;
         f.raw_set("messages", "body", bad, &body).await;
+        let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+        assert!(rows.is_empty(), "the bad row is dead-lettered");
+        // Its person's next message is claimable at once.
         let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
         assert_eq!(
             rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
