@@ -24,10 +24,11 @@ impl PgStore {
                      SELECT o.id, o.in_doubt_since FROM outbox o
                      WHERE o.sent_at IS NULL AND o.dead_lettered_at IS NULL
                        AND o.next_attempt_at <= now()
-                       AND NOT EXISTS (
-                           SELECT 1 FROM outbox e
-                           WHERE e.user_id = o.user_id AND e.message_id < o.message_id
-                             AND e.sent_at IS NULL AND e.dead_lettered_at IS NULL)
+                       AND o.message_id = (
+                           SELECT e.message_id FROM outbox e
+                           WHERE e.user_id = o.user_id
+                             AND coalesce(e.sent_at, e.dead_lettered_at) IS NULL
+                           ORDER BY e.message_id LIMIT 1)
                      ORDER BY o.next_attempt_at
                      FOR UPDATE SKIP LOCKED
                      LIMIT $1),
@@ -90,6 +91,22 @@ impl PgStore {
         )
         .await?;
         Ok(())
+    }
+
+    pub async fn crisis_resources_since(
+        &self,
+        user: Uuid,
+        since: SystemTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .row(
+                "SELECT EXISTS (SELECT 1 FROM messages
+                                WHERE user_id = $1 AND created_at >= $2 AND direction = 'out'
+                                  AND purpose = 'crisis-resources')",
+                &[&user, &since],
+            )
+            .await?
+            .get(0))
     }
 
     pub async fn known_carrier_ids(

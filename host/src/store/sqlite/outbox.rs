@@ -23,10 +23,11 @@ impl SqliteStore {
                     "SELECT o.id, o.in_doubt_since FROM outbox o
                      WHERE o.sent_at IS NULL AND o.dead_lettered_at IS NULL
                        AND o.next_attempt_at <= ?2
-                       AND NOT EXISTS (
-                           SELECT 1 FROM outbox e
-                           WHERE e.user_id = o.user_id AND e.message_id < o.message_id
-                             AND e.sent_at IS NULL AND e.dead_lettered_at IS NULL)
+                       AND o.message_id = (
+                           SELECT e.message_id FROM outbox e
+                           WHERE e.user_id = o.user_id
+                             AND coalesce(e.sent_at, e.dead_lettered_at) IS NULL
+                           ORDER BY e.message_id LIMIT 1)
                      ORDER BY o.next_attempt_at LIMIT ?1",
                 )?;
                 let rows = stmt.query_map(params![limit, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -106,6 +107,24 @@ impl SqliteStore {
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    pub async fn crisis_resources_since(
+        &self,
+        user: Uuid,
+        since: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let since = millis(since);
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages
+                                WHERE user_id = ?1 AND created_at >= ?2 AND direction = 'out'
+                                  AND purpose = 'crisis-resources')",
+                params![user, since],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
