@@ -117,6 +117,7 @@ impl LoadedBundle {
 
     /// One instance reused across calls. Production never does this (state would
     /// leak between people's messages); it exists to measure what isolation costs.
+    #[cfg(feature = "bench-support")]
     pub fn warm(self: &Arc<Self>) -> Result<WarmInstance, CallError> {
         Ok(WarmInstance {
             live: self.live()?,
@@ -125,11 +126,13 @@ impl LoadedBundle {
     }
 }
 
+#[cfg(feature = "bench-support")]
 pub struct WarmInstance {
     live: Live,
     bundle: Arc<LoadedBundle>,
 }
 
+#[cfg(feature = "bench-support")]
 impl WarmInstance {
     pub fn assess(
         &mut self,

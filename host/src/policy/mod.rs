@@ -25,7 +25,9 @@ pub use engine::RuntimeSettings;
 pub use error::{CallError, LoadError};
 pub use input::PromptInput;
 pub use inspect::{Import, Inspection};
-pub use loaded::{LoadedBundle, WarmInstance};
+pub use loaded::LoadedBundle;
+#[cfg(feature = "bench-support")]
+pub use loaded::WarmInstance;
 pub use runtime::{Decided, Fallback, PolicyRuntime, WorldStats};
 pub use wit::SUPPORTED as SUPPORTED_WIT_VERSIONS;
 
