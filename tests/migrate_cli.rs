@@ -29,7 +29,7 @@ async fn migrate_applies_once_and_reports_status() {
         (code, out.trim()),
         (
             0,
-            "pending  0001_initial\npending  0002_pipeline\npending  0003_claims\npending  0004_sends"
+            "pending  0001_initial\npending  0002_pipeline\npending  0003_claims\npending  0004_sends\npending  0005_rejected_events\npending  0006_compliance_events\npending  0007_key_checks"
         ),
         "{err}"
     );
@@ -38,7 +38,7 @@ async fn migrate_applies_once_and_reports_status() {
         (code, out.trim()),
         (
             0,
-            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends"
+            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks"
         ),
         "{err}"
     );
@@ -47,7 +47,7 @@ async fn migrate_applies_once_and_reports_status() {
     let (_, out, _) = jules(&["migrate", "status"], url);
     assert_eq!(
         out.trim(),
-        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends"
+        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks"
     );
 }
 
@@ -72,7 +72,7 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
         (code, out.trim()),
         (
             Some(0),
-            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends"
+            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks"
         ),
         "{err}"
     );
@@ -83,7 +83,7 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
     let (_, out, _) = run(&["migrate", "status"]);
     assert_eq!(
         out.trim(),
-        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends"
+        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks"
     );
 }
 

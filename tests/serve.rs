@@ -167,6 +167,37 @@ fn production_without_keys_does_not_start() {
     assert!(err.contains("ENCRYPTION_KEYS is not set"), "{err}");
 }
 
+/// Production with keys but development stand-ins: refused, each one named.
+#[test]
+fn production_refuses_every_development_stand_in() {
+    use base64::Engine as _;
+    let data = tempfile::tempdir().unwrap();
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .arg("serve")
+        .current_dir(workspace())
+        .env("ENVIRONMENT", "production")
+        .env("PORT", "0")
+        .env("DATA_DIR", data.path())
+        .env("ENCRYPTION_KEYS", format!("k1:{}", b64(7)))
+        .env("BLIND_INDEX_KEY", b64(9))
+        .env_remove("POLICY_DIR")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for named in [
+        "production refuses to start",
+        "no carrier: replies would only be printed",
+        "offline responder",
+        "holds a placeholder contact",
+    ] {
+        assert!(err.contains(named), "{named:?} in:\n{err}");
+    }
+    assert!(!err.contains("listening"), "{err}");
+}
+
 #[tokio::test]
 async fn serve_on_postgres_and_redis_migrates_and_reports_a_lost_database() {
     shipped_bundle("crisis");
@@ -231,7 +262,7 @@ async fn serve_refuses_an_old_schema_when_told_not_to_migrate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("0001_initial, 0002_pipeline, 0003_claims, 0004_sends pending")
+        err.contains("0001_initial, 0002_pipeline, 0003_claims, 0004_sends, 0005_rejected_events, 0006_compliance_events, 0007_key_checks pending")
             && err.contains("jules migrate"),
         "{err}"
     );
@@ -306,6 +337,7 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
     let (keys, blind) = (format!("k1:{}", b64(7)), b64(9));
     // Production sends through a real carrier and asks a real model: fakes of both.
     let fakes = tokio::runtime::Runtime::new().unwrap();
+    let policies = support::app::policy_dir().display().to_string();
     let (carrier, model) =
         fakes.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
     let env = [
@@ -323,6 +355,7 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
         ("BANDWIDTH_API_URL", carrier.url.as_str()),
         ("ANTHROPIC_API_KEY", "sk-ant-test"),
         ("ANTHROPIC_BASE_URL", model.url.as_str()),
+        ("POLICY_DIR", policies.as_str()),
     ];
     let (server, addr, _banner, logs) = start_logged(data.path(), &env);
     let good = base64::engine::general_purpose::STANDARD.encode("hook:secret");
@@ -380,4 +413,65 @@ fn a_stalled_request_is_cut_off_at_the_time_limit() {
     let _ = s.read_to_end(&mut out);
     let out = String::from_utf8_lossy(&out);
     assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+}
+
+/// Keys that are not the ones the stored data was sealed with stop the start, in every
+/// environment: here the development keys file was lost and new keys were generated.
+#[test]
+fn a_host_whose_keys_do_not_match_the_stored_data_refuses_to_start() {
+    let data = tempfile::tempdir().unwrap();
+    let (server, _addr, _banner) = start(data.path(), &[]);
+    drop(server);
+    std::fs::remove_file(data.path().join(jules::crypto::DEV_KEYS_FILE)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .arg("serve")
+        .current_dir(workspace())
+        .env("PORT", "0")
+        .env("DATA_DIR", data.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("ENCRYPTION_KEYS")
+        .env_remove("BLIND_INDEX_KEY")
+        .env_remove("POLICY_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ENCRYPTION_KEYS: key") && err.contains("would not open"),
+        "{err}"
+    );
+}
+
+/// `jules config check` lists what production would refuse, whatever the environment.
+#[test]
+fn config_check_names_every_stand_in_production_would_refuse() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .args(["config", "check"])
+        .current_dir(workspace())
+        .env("ENVIRONMENT", "development")
+        .env("TWILIO_AUTH_TOKEN", "tok")
+        .env("PUBLIC_URL", "https://jules.example.org")
+        .env("BANDWIDTH_ACCOUNT_ID", "9900000")
+        .env("BANDWIDTH_USERNAME", "u")
+        .env("BANDWIDTH_PASSWORD", "p")
+        .env("BANDWIDTH_APPLICATION_ID", "app")
+        .env("BANDWIDTH_NUMBER", "+15550001111")
+        .env_remove("ENCRYPTION_KEYS")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("BANDWIDTH_WEBHOOK_USERNAME")
+        .env_remove("POLICY_DIR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for named in [
+        "ENCRYPTION_KEYS, BLIND_INDEX_KEY",
+        "TWILIO_ACCOUNT_SID: Twilio callbacks are accepted",
+        "BANDWIDTH_WEBHOOK_USERNAME, BANDWIDTH_WEBHOOK_PASSWORD",
+        "ANTHROPIC_API_KEY or OPENAI_API_KEY",
+        "policies/compliance/config.json: holds a placeholder contact",
+    ] {
+        assert!(text.contains(named), "{named:?} in:\n{text}");
+    }
 }

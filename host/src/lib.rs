@@ -9,6 +9,7 @@ pub mod carrier;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod harness;
 pub mod heap;
 pub mod http;

@@ -79,6 +79,19 @@ impl Running {
 
 /// Build everything from `config` and `secrets`, listen, start the workers.
 pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running> {
+    if config.environment == "production" {
+        let keys_set = matches!(secrets.origin, KeyOrigin::Environment);
+        let refused = crate::config::production::refusals(config, keys_set);
+        anyhow::ensure!(
+            refused.is_empty(),
+            "production refuses to start on development stand-ins (`jules config check` lists them):\n  {}",
+            refused
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
     let store = Store::open(
         config.database_url.as_deref(),
         config.database_pool_size,
@@ -86,6 +99,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         Arc::new(secrets.clone()),
     )?;
     prepare_schema(config, &store).await?;
+    store.verify_keys().await?;
     let memory = Memory::new(
         config.redis_url.as_deref(),
         store.clone(),

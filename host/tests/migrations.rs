@@ -29,7 +29,15 @@ async fn a_fresh_database_gets_the_whole_schema_once() {
     let applied = migrate::apply(&mut client, POSTGRES).await.unwrap();
     assert_eq!(
         applied,
-        ["0001_initial", "0002_pipeline", "0003_claims", "0004_sends"]
+        [
+            "0001_initial",
+            "0002_pipeline",
+            "0003_claims",
+            "0004_sends",
+            "0005_rejected_events",
+            "0006_compliance_events",
+            "0007_key_checks"
+        ]
     );
     let t = tables(&client).await;
     for table in [
@@ -134,7 +142,15 @@ async fn replicas_migrating_at_once_apply_each_migration_once() {
     }
     assert_eq!(
         applied,
-        ["0001_initial", "0002_pipeline", "0003_claims", "0004_sends"]
+        [
+            "0001_initial",
+            "0002_pipeline",
+            "0003_claims",
+            "0004_sends",
+            "0005_rejected_events",
+            "0006_compliance_events",
+            "0007_key_checks"
+        ]
     );
 }
 
@@ -157,7 +173,15 @@ mod embedded {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         assert_eq!(
             apply(&mut c, SQLITE).unwrap(),
-            ["0001_initial", "0002_pipeline", "0003_claims", "0004_sends"]
+            [
+                "0001_initial",
+                "0002_pipeline",
+                "0003_claims",
+                "0004_sends",
+                "0005_rejected_events",
+                "0006_compliance_events",
+                "0007_key_checks"
+            ]
         );
         let before = tables(&c);
         assert!(before.contains(&"messages".to_string()));

@@ -16,11 +16,23 @@ use super::fakes::{Fake, Seen};
 /// (there is no verification provider in these tests).
 pub fn policy_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    DIR.get_or_init(|| bundles(false)).clone()
+}
+
+/// The shipped bundles as shipped: every new person is asked to verify their age.
+pub fn age_gated_policy_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| bundles(true)).clone()
+}
+
+fn bundles(age_gate: bool) -> PathBuf {
+    {
         let root = super::workspace();
-        let dir = root
-            .join("target")
-            .join(format!("e2e-policies-{}", std::process::id()));
+        let dir = root.join("target").join(format!(
+            "e2e-policies-{}{}",
+            std::process::id(),
+            if age_gate { "-age-gated" } else { "" }
+        ));
         for name in ["crisis", "compliance", "prompt"] {
             let src = super::shipped_bundle(name);
             let dst = dir.join(name);
@@ -29,12 +41,17 @@ pub fn policy_dir() -> PathBuf {
                 std::fs::copy(src.join(file), dst.join(file)).unwrap();
             }
         }
+        // A real contact in place of the shipped placeholder, which production refuses.
         let config = dir.join("compliance/config.json");
-        let text = std::fs::read_to_string(&config).unwrap();
-        let text = text.replace(
-            "\"require-age-verification\": true",
-            "\"require-age-verification\": false",
-        );
+        let mut text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("support@jules.example", "help@julescompanion.org");
+        if !age_gate {
+            text = text.replace(
+                "\"require-age-verification\": true",
+                "\"require-age-verification\": false",
+            );
+        }
         std::fs::write(&config, text).unwrap();
         // Serving never reads corpora; they are not copied, so the manifests drop them.
         for name in ["crisis", "compliance", "prompt"] {
@@ -44,8 +61,7 @@ pub fn policy_dir() -> PathBuf {
             std::fs::write(&m, kept.join("\n")).unwrap();
         }
         dir
-    })
-    .clone()
+    }
 }
 
 pub struct Options {
@@ -62,6 +78,8 @@ pub struct Options {
     pub settle_after: Duration,
     /// Share the database and the fake providers of this host (a second replica).
     pub beside: Option<Shared>,
+    /// The compliance bundle as shipped: new people are asked to verify their age.
+    pub age_gate: bool,
 }
 
 /// What a second host shares with the first: the database and the fake providers.
@@ -87,6 +105,7 @@ impl Default for Options {
             carrier_timeout: Duration::from_secs(15),
             settle_after: Duration::from_millis(50),
             beside: None,
+            age_gate: false,
         }
     }
 }
@@ -130,7 +149,11 @@ impl TestApp {
         config.port = 0;
         config.host = "127.0.0.1".into();
         config.data_dir = data.path().to_path_buf();
-        config.policy_dir = policy_dir();
+        config.policy_dir = if o.age_gate {
+            age_gated_policy_dir()
+        } else {
+            policy_dir()
+        };
         config.policy.cache_dir = Some(super::workspace().join("target").join("e2e-policy-cache"));
         config.database_url = Some(db.url.clone());
         config.database_pool_size = 8;
@@ -154,6 +177,7 @@ impl TestApp {
         });
         s.ingress = jules::http::IngressSettings {
             bandwidth_credentials: o.bandwidth_credentials,
+            bandwidth_open: true,
             twilio_auth_token: Some(TWILIO_TOKEN.into()),
             public_url: Some(public_url.clone()),
         };

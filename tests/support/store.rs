@@ -142,6 +142,18 @@ impl Fixture {
         Store::new(self.store.db().clone(), secrets(keys))
     }
 
+    /// The same data under these keys and this blind-index key.
+    pub fn with_secrets(&self, keys: &str, blind: &str) -> Store {
+        Store::new(
+            self.store.db().clone(),
+            Arc::new(Secrets {
+                ring: KeyRing::parse(keys).expect("test keys"),
+                blind: BlindIndex::parse(blind).expect("blind key"),
+                origin: KeyOrigin::Environment,
+            }),
+        )
+    }
+
     fn sqlite(&self) -> rusqlite::Connection {
         let Raw::Embedded { file, .. } = &self.raw else {
             unreachable!()

@@ -10,12 +10,12 @@ use tokio::io::AsyncBufReadExt;
 use uuid::Uuid;
 
 use crate::crypto::Secrets;
-use crate::http::webhooks::valid_number;
+use crate::domain::PhoneNumber;
 use crate::store::MessageStatus;
 
 pub fn run(from: &str) -> ExitCode {
-    if !valid_number(from) {
-        eprintln!("error: --from {from:?} is not a phone number (e.g. +15551234567)");
+    if let Err(e) = PhoneNumber::parse(from) {
+        eprintln!("error: --from {from:?}: {e} (e.g. +15551234567)");
         return ExitCode::from(2);
     }
     let Some(mut config) = super::config() else {

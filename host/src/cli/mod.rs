@@ -40,6 +40,16 @@ enum Command {
     /// Work with policy bundles (crisis detection, compliance, prompt building).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The configuration (from the environment and an optional .env).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// List every setting production would refuse to start with, and why (whatever
+    /// ENVIRONMENT is). Exit status: 0 when there is none, 1 when there is one.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -106,12 +116,13 @@ pub fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Chat { from } => chat::run(&from),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Config(ConfigCommand::Check) => check_config(),
     }
 }
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -129,6 +140,25 @@ fn config() -> Option<crate::config::Config> {
     crate::config::Config::from_env()
         .map_err(|e| eprintln!("error: invalid configuration: {e}"))
         .ok()
+}
+
+fn check_config() -> ExitCode {
+    let Some(config) = config() else {
+        return ExitCode::from(2);
+    };
+    let set = |name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let keys_set = set("ENCRYPTION_KEYS") && set("BLIND_INDEX_KEY");
+    let refused = crate::config::production::refusals(&config, keys_set);
+    println!("environment: {}", config.environment);
+    if refused.is_empty() {
+        println!("production would start: no development stand-ins are configured");
+        return ExitCode::SUCCESS;
+    }
+    println!("production would refuse to start:");
+    for r in &refused {
+        println!("  {r}");
+    }
+    ExitCode::FAILURE
 }
 
 fn serve() -> ExitCode {

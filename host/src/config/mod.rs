@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod production;
 mod services;
 
 pub use services::Services;
@@ -113,13 +114,16 @@ impl Config {
             local_users: positive("MEMORY_LOCAL_USERS", memory_defaults.local_users)?,
             key_prefix: var("REDIS_KEY_PREFIX").unwrap_or(memory_defaults.key_prefix),
         };
+        let mut services = services::from_env()?;
+        // Unauthenticated carrier callbacks are a development stand-in.
+        services.ingress.bandwidth_open = environment != "production";
         Ok(Config {
             database_url: var("DATABASE_URL"),
             database_pool_size: positive("DATABASE_POOL_SIZE", 16)?,
             migrate_on_start: flag("MIGRATE_ON_START", true)?,
             redis_url: var("REDIS_URL"),
             memory,
-            services: services::from_env()?,
+            services,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parsed("PORT", 8000)?,
             policy_dir: PathBuf::from(var("POLICY_DIR").unwrap_or_else(|| "policies".into())),

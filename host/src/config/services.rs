@@ -120,6 +120,7 @@ pub fn from_env() -> Result<Services, ConfigError> {
         carrier_timeout: millis("CARRIER_TIMEOUT_MS", 15_000)?,
         ingress: IngressSettings {
             bandwidth_credentials,
+            bandwidth_open: false,
             twilio_auth_token: twilio_token,
             public_url,
         },

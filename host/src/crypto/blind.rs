@@ -33,6 +33,12 @@ impl BlindIndex {
         Ok(BlindIndex { key })
     }
 
+    /// A value that identifies the key without revealing it: stored once, compared at
+    /// every start.
+    pub fn check_value(&self) -> [u8; 32] {
+        self.of("key-check", "jules key check v1")
+    }
+
     /// The index of one value of one kind (`"phone"`, `"email"` ...): the kind is
     /// part of the MAC so equal strings of different kinds do not collide.
     pub fn of(&self, kind: &str, value: &str) -> [u8; 32] {

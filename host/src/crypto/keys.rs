@@ -107,6 +107,21 @@ impl KeyRing {
         &self.active
     }
 
+    /// For each key, a value that identifies it without revealing it (HMAC-SHA256 of a
+    /// fixed label under the key): stored once, compared at every start.
+    pub fn check_values(&self) -> Vec<(KeyId, [u8; 32])> {
+        use hmac::{Hmac, Mac};
+        self.keys
+            .iter()
+            .map(|(id, key)| {
+                let mut mac =
+                    <Hmac<sha2::Sha256>>::new_from_slice(key).expect("HMAC takes any key length");
+                mac.update(b"jules key check v1");
+                (id.clone(), mac.finalize().into_bytes().into())
+            })
+            .collect()
+    }
+
     pub(super) fn active_key(&self) -> (&KeyId, &[u8; 32]) {
         (&self.active, &self.keys[&self.active])
     }

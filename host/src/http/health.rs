@@ -66,8 +66,16 @@ const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (policies, all_components) = policy_checks(&state);
     let db = state.pipeline.store.db();
-    let (database, memory) =
-        tokio::join!(checked(db.ping()), checked(state.pipeline.memory.ping()));
+    let (database, memory, rejected) = tokio::join!(
+        checked(db.ping()),
+        checked(state.pipeline.memory.ping()),
+        tokio::time::timeout(CHECK_TIMEOUT, db.rejected_count()),
+    );
+    // Events a carrier sent that could never be stored (kept aside, sealed).
+    let rejected = match rejected {
+        Ok(Ok(n)) => json!(n),
+        _ => Value::Null,
+    };
     let stats = state.pipeline.memory.stats();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let database_check = json!({
@@ -105,6 +113,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 "policies": policies,
                 "llm": llm_check(&state),
                 "carrier": { "mode": state.pipeline.carriers.mode() },
+                "webhooks": { "rejected_events": rejected },
             },
         })),
     )

@@ -163,8 +163,9 @@ impl Pipeline {
         out.decisions.push(decision("crisis-detector", &assessment, |a| {
             json!({"severity": a.severity.as_str(), "categories": a.categories, "evidence": a.evidence.len()})
         }));
-        Box::pin(self.escalate_if_needed(&user, &out, &assessment)).await?;
-
+        // Compliance is a pure decision (a failing component is answered by the
+        // baseline): deciding it first delays nothing and tells the crisis resources
+        // whether they are the first text this person gets.
         let decided = self.policies.evaluate(&inbound, &context);
         out.decisions.push(decision(
             "compliance-policy",
@@ -179,25 +180,58 @@ impl Pipeline {
                 bundle_digest: digest.clone(),
             })
         };
-        let mut disclose = false;
+        // The AI disclosure, when due, goes with the turn's first text, whatever it is.
+        // A person's very first text always carries it: the host holds to that even
+        // where a policy's keyword answers (HELP, STOP) leave it out.
+        let mut disclose = user.last_disclosure_at.is_none()
+            || decided
+                .value
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::DisclosureDue));
+        match Box::pin(self.escalate_if_needed(&user, &mut out, &assessment, disclose)).await? {
+            Escalated::No => {}
+            Escalated::Event {
+                resources,
+                disclosed,
+            } => {
+                if disclosed {
+                    disclose = false;
+                    out.disclosed = true;
+                    log(
+                        &mut out,
+                        ComplianceEvent::DisclosureSent,
+                        "with crisis resources",
+                    );
+                }
+                if resources && user.status == UserStatus::OptedOut {
+                    log(
+                        &mut out,
+                        ComplianceEvent::CrisisResourcesAfterOptOut,
+                        "crisis language after opting out: the resources answer their own message, nothing else is sent",
+                    );
+                }
+            }
+        }
         let mut chatted = None;
+        let mut fixed: Option<(Purpose, &String)> = None;
         for action in &decided.value.actions {
             match action {
                 Action::OptOut(confirmation) => {
                     if user.status != UserStatus::OptedOut {
                         out.status = Some(UserStatus::OptedOut);
                         log(&mut out, ComplianceEvent::OptOut, "keyword");
-                        self.reply(&mut out, Purpose::OptOutConfirmation, confirmation);
+                        fixed = Some((Purpose::OptOutConfirmation, confirmation));
                     }
                 }
                 Action::OptIn(confirmation) => {
                     out.status = Some(UserStatus::Active);
                     log(&mut out, ComplianceEvent::OptIn, "keyword");
-                    self.reply(&mut out, Purpose::OptInConfirmation, confirmation);
+                    fixed = Some((Purpose::OptInConfirmation, confirmation));
                 }
                 Action::Help(text) => {
                     log(&mut out, ComplianceEvent::HelpSent, "keyword");
-                    self.reply(&mut out, Purpose::Help, text);
+                    fixed = Some((Purpose::Help, text));
                 }
                 Action::Block(blocked) => {
                     let reason = serde_json::to_value(blocked.reason).unwrap_or_default();
@@ -206,7 +240,7 @@ impl Pipeline {
                     if let Some(reply) = &blocked.reply
                         && user.status != UserStatus::OptedOut
                     {
-                        self.reply(&mut out, Purpose::Blocked, reply);
+                        fixed = Some((Purpose::Blocked, reply));
                     }
                 }
                 Action::RequireAgeVerification(prompt) => {
@@ -214,9 +248,9 @@ impl Pipeline {
                         out.age_status = Some(AgeStatus::Pending);
                     }
                     log(&mut out, ComplianceEvent::AgeVerificationRequired, "");
-                    self.reply(&mut out, Purpose::AgeVerification, prompt);
+                    fixed = Some((Purpose::AgeVerification, prompt));
                 }
-                Action::DisclosureDue => disclose = true,
+                Action::DisclosureDue => {}
                 Action::CallLlm => {
                     let prompt = Prompt {
                         inbound: &inbound,
@@ -226,10 +260,19 @@ impl Pipeline {
                     };
                     let reply = self.chat(&user, &prompt, disclose, &mut out).await;
                     if disclose {
+                        disclose = false;
                         out.disclosed = true;
                         log(&mut out, ComplianceEvent::DisclosureSent, "with reply");
                     }
                     chatted = Some(reply);
+                }
+            }
+            if let Some((purpose, text)) = fixed.take() {
+                self.reply(&mut out, purpose, text, disclose);
+                if disclose {
+                    disclose = false;
+                    out.disclosed = true;
+                    log(&mut out, ComplianceEvent::DisclosureSent, purpose.as_str());
                 }
             }
         }
@@ -283,9 +326,10 @@ impl Pipeline {
         (id, shaped.text)
     }
 
-    /// Add a fixed answer (opt-out confirmation, HELP, …) to the turn's answers.
-    fn reply(&self, out: &mut TurnOutcome, purpose: Purpose, text: &str) {
-        let shaped = self.policies.shape(text, false).value;
+    /// Add a fixed answer (opt-out confirmation, HELP, …) to the turn's answers, with
+    /// the disclosure when it is due.
+    fn reply(&self, out: &mut TurnOutcome, purpose: Purpose, text: &str, disclose: bool) {
+        let shaped = self.policies.shape(text, disclose).value;
         out.replies.push(
             self.store
                 .sealed_reply(purpose, &shaped.text, shaped.segments as i32),
@@ -297,13 +341,14 @@ impl Pipeline {
     async fn escalate_if_needed(
         &self,
         user: &User,
-        out: &TurnOutcome,
+        out: &mut TurnOutcome,
         assessment: &Decided<Assessment>,
-    ) -> Result<(), StoreError> {
+        disclose: bool,
+    ) -> Result<Escalated, StoreError> {
         let response = self.policies.crisis_response();
         let a = &assessment.value;
         if a.severity < response.escalate_at {
-            return Ok(());
+            return Ok(Escalated::No);
         }
         let categories: Vec<String> = a
             .categories
@@ -314,7 +359,16 @@ impl Pipeline {
             .bundle
             .map(|d| d.to_string())
             .unwrap_or_else(|| "builtin".into());
-        if user.status != UserStatus::OptedOut {
+        // Someone who opted out is still answered when they write crisis language: the
+        // resources (at most once a day) are a direct answer to their own message.
+        let answered = user.status != UserStatus::OptedOut
+            || !Box::pin(
+                self.store
+                    .db()
+                    .crisis_resources_since(user.id, SystemTime::now() - RESOURCES_AFTER_OPT_OUT),
+            )
+            .await?;
+        if answered {
             let lang = if user.locale.starts_with("es") {
                 "es"
             } else {
@@ -326,7 +380,8 @@ impl Pipeline {
                 .or_else(|| response.resources.get("en"))
                 .cloned()
                 .unwrap_or_else(|| jules_crisis::Response::default().resources["en"].clone());
-            self.send(out, Purpose::CrisisResources, &text).await?;
+            self.send(out, Purpose::CrisisResources, &text, disclose)
+                .await?;
         }
         let event = self
             .store
@@ -361,7 +416,10 @@ impl Pipeline {
                 }
             });
         }
-        Ok(())
+        Ok(Escalated::Event {
+            resources: answered,
+            disclosed: answered && disclose,
+        })
     }
 
     /// Queue a message answering the conversation's first pending text, now.
@@ -370,8 +428,9 @@ impl Pipeline {
         out: &TurnOutcome,
         purpose: Purpose,
         text: &str,
+        disclose: bool,
     ) -> Result<(), StoreError> {
-        let shaped = self.policies.shape(text, false).value;
+        let shaped = self.policies.shape(text, disclose).value;
         let queued = self
             .store
             .queue_answer(
@@ -389,6 +448,18 @@ impl Pipeline {
         Ok(())
     }
 }
+
+/// What a crisis assessment led to.
+enum Escalated {
+    /// Below the bundle's escalation severity.
+    No,
+    /// Escalated for review; `resources`: the resources were queued (an opted-out
+    /// person gets them at most once a day), `disclosed`: with the AI disclosure.
+    Event { resources: bool, disclosed: bool },
+}
+
+/// How often a person who opted out is sent the crisis resources at most.
+const RESOURCES_AFTER_OPT_OUT: Duration = Duration::from_secs(24 * 3600);
 
 /// A policy decision for the turn's record: which bundle (or fallback) and a summary.
 fn decision<T>(

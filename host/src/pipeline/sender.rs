@@ -36,7 +36,9 @@ impl Pipeline {
     /// Record what the carriers took, in batches, until every sender has gone. A failed
     /// write is tried again (backing off, within a quarter of the lease); a row whose
     /// write never succeeds is claimed again when its lease ends and settled by asking
-    /// the carrier, not sent twice. Each record frees its person's next message.
+    /// the carrier, not sent twice. A record frees its person's next message for the
+    /// next claim (the poll's; waking the sender for every record cost more claims
+    /// than the rare second message gains).
     pub(super) async fn record_sent(self, mut accepted: UnboundedReceiver<Accepted>) {
         let mut batch = Vec::new();
         while accepted.recv_many(&mut batch, RECORD_BATCH).await > 0 {
@@ -51,7 +53,6 @@ impl Pipeline {
                 wait *= 2;
             }
             batch.clear();
-            self.outbox_ready.notify_one();
         }
     }
 
@@ -61,9 +62,11 @@ impl Pipeline {
     pub(super) async fn deliver(&self, row: Outgoing) -> Result<Option<Accepted>, StoreError> {
         let db = self.store.db();
         // After an opt-out only its confirmation and HELP answers (carriers require
-        // those) go out.
-        let allowed_after_opt_out =
-            matches!(row.purpose, Purpose::OptOutConfirmation | Purpose::Help);
+        // those) go out, and crisis resources (an answer to the person's own message).
+        let allowed_after_opt_out = matches!(
+            row.purpose,
+            Purpose::OptOutConfirmation | Purpose::Help | Purpose::CrisisResources
+        );
         if row.user_status == UserStatus::OptedOut && !allowed_after_opt_out {
             db.dead_letter(row.outbox_id, "the person opted out before it was sent")
                 .await?;

@@ -150,6 +150,26 @@ impl Backend {
         dispatch!(self, s => s.delivery_update(carrier, carrier_message_id, status).await)
     }
 
+    /// Keep an event that can never be stored as a message; false when the same event
+    /// was kept before (a retried delivery).
+    pub async fn record_rejected(&self, r: &NewRejected<'_>) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.record_rejected(r).await)
+    }
+
+    /// How many events were kept as rejected.
+    pub async fn rejected_count(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.rejected_count().await)
+    }
+
+    /// Record a key's check value unless one is recorded; then every recorded one, as
+    /// (kind, key id, value).
+    pub async fn key_checks(
+        &self,
+        new: &[(&str, String, Vec<u8>)],
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        dispatch!(self, s => s.key_checks(new).await)
+    }
+
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
         dispatch!(self, s => s.first_delivery(provider, event_id).await)
     }
@@ -172,6 +192,15 @@ impl Backend {
 
     /// The attempt failed; try again at `at`. `in_doubt`: the carrier may have taken the
     /// message (a timeout, a dropped connection), so the next attempt asks it first.
+    /// Whether crisis resources were queued for `user` since `since`.
+    pub async fn crisis_resources_since(
+        &self,
+        user: Uuid,
+        since: SystemTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.crisis_resources_since(user, since).await)
+    }
+
     /// Which of these carrier message ids are already recorded (for other messages).
     pub async fn known_carrier_ids(
         &self,
@@ -246,7 +275,8 @@ impl Backend {
         dispatch!(self, s => s.replace_sealed(col, id, old, new).await)
     }
 
-    #[doc(hidden)]
+    /// The store bench's baseline: one raw row into `webhook_deliveries`.
+    #[cfg(feature = "bench-support")]
     pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
         dispatch!(self, s => s.raw_insert(id, payload).await)
     }

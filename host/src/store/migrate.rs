@@ -61,6 +61,21 @@ pub const POSTGRES: &[Migration] = &[
         name: "sends",
         sql: include_str!("../../../migrations/postgres/0004_sends.sql"),
     },
+    Migration {
+        version: 5,
+        name: "rejected_events",
+        sql: include_str!("../../../migrations/postgres/0005_rejected_events.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "compliance_events",
+        sql: include_str!("../../../migrations/postgres/0006_compliance_events.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "key_checks",
+        sql: include_str!("../../../migrations/postgres/0007_key_checks.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -84,6 +99,21 @@ pub const SQLITE: &[Migration] = &[
         version: 4,
         name: "sends",
         sql: include_str!("../../../migrations/sqlite/0004_sends.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "rejected_events",
+        sql: include_str!("../../../migrations/sqlite/0005_rejected_events.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "compliance_events",
+        sql: include_str!("../../../migrations/sqlite/0006_compliance_events.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "key_checks",
+        sql: include_str!("../../../migrations/sqlite/0007_key_checks.sql"),
     },
 ];
 

@@ -13,5 +13,5 @@ mod types;
 
 pub use backend::Backend;
 pub use migrate::{Migration, MigrationError, MigrationStatus, POSTGRES, SQLITE};
-pub use sealed::{OpenTurn, Outgoing, Store, Turn, User};
+pub use sealed::{KeyMismatch, OpenTurn, Outgoing, Store, Turn, User};
 pub use types::*;

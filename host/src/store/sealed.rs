@@ -169,6 +169,64 @@ impl Store {
         Ok((recorded, message_id))
     }
 
+    /// Refuse keys that are not the ones the stored data was sealed and indexed with:
+    /// each key's check value is recorded the first time a host runs with it and
+    /// compared at every start after. Data sealed under another key would not open, and
+    /// another blind-index key would make every known person look new (someone who
+    /// texted STOP would be texted again).
+    pub async fn verify_keys(&self) -> Result<(), KeyMismatch> {
+        let mut ours: Vec<(&str, String, Vec<u8>)> = self
+            .secrets
+            .ring
+            .check_values()
+            .into_iter()
+            .map(|(id, v)| ("encryption", id.to_string(), v.to_vec()))
+            .collect();
+        ours.push((
+            "blind-index",
+            String::new(),
+            self.secrets.blind.check_value().to_vec(),
+        ));
+        let stored = self.backend.key_checks(&ours).await?;
+        for (kind, id, value) in &ours {
+            let recorded = stored.iter().find(|(k, i, _)| k == kind && i == id);
+            if let Some((_, _, v)) = recorded
+                && v != value
+            {
+                return Err(if *kind == "blind-index" {
+                    KeyMismatch::BlindIndex
+                } else {
+                    KeyMismatch::Encryption(id.clone())
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep a webhook event that can never be stored as a message (`reason` names the
+    /// field and the rule, never the value), sealed; false when it was kept before.
+    pub async fn record_rejected(
+        &self,
+        carrier: &str,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<bool, StoreError> {
+        let id = Uuid::new_v4();
+        let fingerprint = self
+            .secrets
+            .blind
+            .of("rejected-event", &String::from_utf8_lossy(raw));
+        self.backend
+            .record_rejected(&NewRejected {
+                id,
+                carrier,
+                reason,
+                body: &self.seal("rejected_events", "body", id, raw),
+                fingerprint: &fingerprint,
+            })
+            .await
+    }
+
     fn open_user(&self, row: UserRow) -> Result<User, StoreError> {
         let id = row.id;
         let open_text = |column: &'static str, v: Option<Vec<u8>>| {
@@ -368,4 +426,19 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Keys that do not match the stored data.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyMismatch {
+    #[error(
+        "ENCRYPTION_KEYS: key {0:?} is not the key {0:?} this store's data was sealed with; its data would not open"
+    )]
+    Encryption(String),
+    #[error(
+        "BLIND_INDEX_KEY is not the key this store's phone numbers are indexed with: every known person would look new, and someone who texted STOP would be texted again"
+    )]
+    BlindIndex,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

@@ -112,6 +112,7 @@ text_enum!(ComplianceEvent {
     AgeVerificationRequired = "age-verification-required",
     AgeDecision = "age-decision",
     Blocked = "blocked",
+    CrisisResourcesAfterOptOut = "crisis-resources-after-opt-out",
 });
 
 text_enum!(
@@ -349,4 +350,14 @@ pub(crate) fn from_millis(ms: i64) -> SystemTime {
     } else {
         SystemTime::UNIX_EPOCH - d
     }
+}
+
+/// A webhook event that can never be stored as a message, sealed.
+pub struct NewRejected<'a> {
+    pub id: Uuid,
+    pub carrier: &'a str,
+    pub reason: &'a str,
+    /// Sealed for `rejected_events.body` of `id`.
+    pub body: &'a [u8],
+    pub fingerprint: &'a [u8],
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use jules::crypto::KeyRing;
 use jules::store::rotate::{census, rotate};
 use jules::store::{
-    ComplianceEntry, ComplianceEvent, Decision, NewCrisisEvent, Purpose, Recorded, ReviewState,
-    StoreError, UserStatus,
+    ComplianceEntry, ComplianceEvent, Decision, KeyMismatch, NewCrisisEvent, Purpose, Recorded,
+    ReviewState, StoreError, UserStatus,
 };
 use support::store::Fixture;
 
@@ -31,6 +31,7 @@ suite!(
     ciphertexts_swapped_between_rows_are_rejected,
     rotation_reseals_everything_and_old_keys_retire,
     an_answer_is_queued_once_per_purpose,
+    keys_that_do_not_match_the_stored_data_are_refused,
 );
 
 fn now() -> SystemTime {
@@ -494,4 +495,42 @@ async fn an_outbox_row_that_does_not_open_is_dead_lettered_alone() {
         assert_eq!(dead.len(), 1);
         assert!(dead[0].1.contains("messages.body"), "{dead:?}");
     }
+}
+
+async fn keys_that_do_not_match_the_stored_data_are_refused(f: Fixture) {
+    let blind = "A".repeat(44);
+    f.store
+        .verify_keys()
+        .await
+        .expect("first use records the keys");
+    f.store.verify_keys().await.expect("the same keys again");
+    // Another key under the same id: its data would not open.
+    let impostor = KeyRing::generate("k1").unwrap().to_spec();
+    let err = f
+        .with_secrets(&impostor, &blind)
+        .verify_keys()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KeyMismatch::Encryption(ref id) if id == "k1"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("ENCRYPTION_KEYS: key \"k1\""),
+        "{err}"
+    );
+    // A new key prepended for rotation is recorded; the old one still matches.
+    let rotated = format!("{},{}", KeyRing::generate("k2").unwrap().to_spec(), f.keys);
+    f.with_secrets(&rotated, &blind)
+        .verify_keys()
+        .await
+        .expect("rotation");
+    // Another blind-index key: every known person would look new.
+    let err = f
+        .with_secrets(&f.keys, &"B".repeat(44))
+        .verify_keys()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KeyMismatch::BlindIndex), "{err}");
+    assert!(err.to_string().contains("BLIND_INDEX_KEY"), "{err}");
 }

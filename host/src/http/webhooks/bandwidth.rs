@@ -1,6 +1,8 @@
 //! `POST /webhooks/bandwidth` (and `/webhooks/sms`): Bandwidth Messaging v2 callbacks,
-//! a JSON array of events. Optional Basic credentials in Bandwidth's challenge flow:
-//! no `Authorization` → 401 with `WWW-Authenticate`, then the retry carries them.
+//! a JSON array of events, each handled on its own: one that can never be stored is
+//! kept aside and does not hold up the others. Optional Basic credentials in
+//! Bandwidth's challenge flow: no `Authorization` → 401 with `WWW-Authenticate`, then
+//! the retry carries them.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -9,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{Refusal, same, valid_number};
+use super::{EventError, Handled, Outcome, Refusal, same};
+use crate::domain::{self, CarrierMessageId, PhoneNumber};
 use crate::http::AppState;
 use crate::store::{MessageStatus, Recorded};
 
@@ -33,8 +36,9 @@ struct Message {
     from: String,
     #[serde(default)]
     text: String,
+    /// Read leniently: a count that is not a number is not worth a person's text.
     #[serde(default)]
-    segment_count: Option<i32>,
+    segment_count: Option<serde_json::Value>,
     /// On our own messages' reports: the outbox id they were sent under.
     #[serde(default)]
     tag: Option<String>,
@@ -42,7 +46,16 @@ struct Message {
 
 fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some((user, password)) = &state.ingress.bandwidth_credentials else {
-        return Ok(());
+        if state.ingress.bandwidth_open {
+            return Ok(());
+        }
+        return Err(Box::new(
+            Refusal(
+                StatusCode::FORBIDDEN,
+                "Bandwidth callbacks are refused: BANDWIDTH_WEBHOOK_USERNAME and BANDWIDTH_WEBHOOK_PASSWORD are not set".into(),
+            )
+            .into_response(),
+        ));
     };
     let Some(given) = headers.get(header::AUTHORIZATION) else {
         return Err(Box::new(
@@ -80,77 +93,99 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
 }
 
 async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {
-    let events: Vec<Event> = serde_json::from_slice(body).map_err(|e| {
+    let events: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
         Refusal(
             StatusCode::BAD_REQUEST,
             format!("expected a JSON array of Bandwidth events: {e}"),
         )
     })?;
-    let now = state.pipeline.clock.now();
-    let mut stored = false;
-    for (i, event) in events.iter().enumerate() {
-        let Some(m) = &event.message else {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                format!("[{i}].message: missing"),
-            ));
-        };
-        if m.id.trim().is_empty() {
-            return Err(Refusal(
-                StatusCode::BAD_REQUEST,
-                format!("[{i}].message.id: empty"),
-            ));
-        }
-        match event.kind.as_str() {
-            "message-received" if m.direction == "out" => {
-                tracing::info!("bandwidth: an outbound message echoed back; never answered");
+    let mut outcome = Outcome::default();
+    for (i, raw) in events.iter().enumerate() {
+        match event(state, i, raw).await {
+            Ok(handled) => outcome.handled(handled),
+            Err(EventError::Invalid(reason)) => {
+                let raw = raw.to_string();
+                outcome
+                    .reject(state, "bandwidth", reason, raw.as_bytes())
+                    .await?
             }
-            "message-received" => {
-                if !valid_number(&m.from) {
-                    return Err(Refusal(
-                        StatusCode::BAD_REQUEST,
-                        format!("[{i}].message.from: not a phone number"),
-                    ));
-                }
-                let segments = m.segment_count.unwrap_or(1).max(0);
-                let (recorded, _) = state
-                    .store
-                    .record_inbound("bandwidth", &m.id, &m.from, &m.text, segments, now)
-                    .await?;
-                match recorded {
-                    Recorded::Stored { .. } => stored = true,
-                    Recorded::Duplicate => {
-                        tracing::info!("bandwidth: a repeated delivery; already stored")
-                    }
-                }
-            }
-            "message-sending" | "message-sent" => {
-                super::settle_sent(state, m.tag.as_deref(), &m.id).await?;
-                tracing::info!(kind = %event.kind, "bandwidth progress report");
-            }
-            "message-delivered" | "message-failed" => {
-                super::settle_sent(state, m.tag.as_deref(), &m.id).await?;
-                let key = format!("{}:{}", m.id, event.kind);
-                if !state.store.db().first_delivery("bandwidth", &key).await? {
-                    continue;
-                }
-                let status = if event.kind == "message-delivered" {
-                    MessageStatus::Delivered
-                } else {
-                    MessageStatus::Failed
-                };
-                let known = state
-                    .store
-                    .db()
-                    .delivery_update("bandwidth", &m.id, status)
-                    .await?;
-                tracing::info!(kind = %event.kind, known, error_code = ?event.error_code, "bandwidth delivery report");
-            }
-            other => tracing::info!(kind = other, "bandwidth event ignored"),
+            Err(EventError::Store(e)) => return Err(e.into()),
         }
     }
-    if stored {
-        state.pipeline.inbound_ready.notify_one();
+    outcome.answer(state)
+}
+
+/// One event: stored, settled or ignored; or why it can never be stored.
+async fn event(state: &AppState, i: usize, raw: &serde_json::Value) -> Result<Handled, EventError> {
+    let invalid = |what: &str, why: &dyn std::fmt::Display| {
+        EventError::Invalid(format!("[{i}]{what}: {why}"))
+    };
+    // Field errors are named, never quoted: a value may be someone's number.
+    let event: Event = serde_json::from_value(raw.clone()).map_err(|_| {
+        invalid(
+            "",
+            &"not a Bandwidth event (a field is missing or of the wrong type)",
+        )
+    })?;
+    let Some(m) = &event.message else {
+        return Err(invalid(".message", &"missing"));
+    };
+    let id = CarrierMessageId::parse(&m.id).map_err(|e| invalid(".message.id", &e))?;
+    match event.kind.as_str() {
+        "message-received" if m.direction == "out" => {
+            tracing::info!("bandwidth: an outbound message echoed back; never answered");
+            Ok(Handled::Ignored)
+        }
+        "message-received" => {
+            let from = PhoneNumber::parse(&m.from).map_err(|e| invalid(".message.from", &e))?;
+            let segments = domain::segments(m.segment_count.as_ref().and_then(|n| n.as_i64()));
+            let now = state.pipeline.clock.now();
+            let (recorded, _) = state
+                .store
+                .record_inbound(
+                    "bandwidth",
+                    id.as_str(),
+                    from.as_str(),
+                    &m.text,
+                    segments,
+                    now,
+                )
+                .await?;
+            Ok(match recorded {
+                Recorded::Stored { .. } => Handled::Stored,
+                Recorded::Duplicate => {
+                    tracing::info!("bandwidth: a repeated delivery; already stored");
+                    Handled::Ignored
+                }
+            })
+        }
+        "message-sending" | "message-sent" => {
+            super::settle_sent(state, m.tag.as_deref(), id.as_str()).await?;
+            tracing::info!(kind = %event.kind, "bandwidth progress report");
+            Ok(Handled::Ignored)
+        }
+        "message-delivered" | "message-failed" => {
+            super::settle_sent(state, m.tag.as_deref(), id.as_str()).await?;
+            let key = format!("{id}:{}", event.kind);
+            if !state.store.db().first_delivery("bandwidth", &key).await? {
+                return Ok(Handled::Ignored);
+            }
+            let status = if event.kind == "message-delivered" {
+                MessageStatus::Delivered
+            } else {
+                MessageStatus::Failed
+            };
+            let known = state
+                .store
+                .db()
+                .delivery_update("bandwidth", id.as_str(), status)
+                .await?;
+            tracing::info!(kind = %event.kind, known, error_code = ?event.error_code, "bandwidth delivery report");
+            Ok(Handled::Ignored)
+        }
+        other => {
+            tracing::info!(kind = other, "bandwidth event ignored");
+            Ok(Handled::Ignored)
+        }
     }
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Carrier webhooks. Each delivery is authenticated, parsed, stored durably and
-//! deduplicated before the 2xx; the pipeline answers asynchronously. Bad input is a
-//! 4xx naming the problem, and nothing from a message (text, number) is logged.
+//! deduplicated before the 2xx; the pipeline answers asynchronously. Every field is
+//! validated before storage; an event that can never be stored is kept aside (sealed,
+//! with the reason) and never blocks the events beside it. A 4xx names the problem;
+//! 503 only for a store that failed. Nothing from a message (text, number) is logged.
 
 pub mod bandwidth;
 pub mod twilio;
@@ -13,9 +15,11 @@ use serde_json::json;
 /// Carrier credentials the webhooks check.
 #[derive(Debug, Clone, Default)]
 pub struct IngressSettings {
-    /// Basic credentials Bandwidth must present (its challenge flow); None accepts
-    /// unauthenticated callbacks.
+    /// Basic credentials Bandwidth must present (its challenge flow).
     pub bandwidth_credentials: Option<(String, String)>,
+    /// With no credentials configured, accept Bandwidth callbacks that carry none
+    /// (development); otherwise they are refused.
+    pub bandwidth_open: bool,
     /// Verifies `X-Twilio-Signature`; None refuses Twilio callbacks.
     pub twilio_auth_token: Option<String>,
     /// The public base URL Twilio calls (signatures cover the full URL).
@@ -47,10 +51,66 @@ pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A plausible phone number or short code: `+` and digits, or digits only.
-pub fn valid_number(n: &str) -> bool {
-    let digits = n.strip_prefix('+').unwrap_or(n);
-    (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+/// What became of one event of a delivery.
+pub(super) enum Handled {
+    /// A new inbound text, stored.
+    Stored,
+    /// Nothing to store: a report, a repeat, an echo, an event type we do not act on.
+    Ignored,
+}
+
+/// Why one event was not handled.
+pub(super) enum EventError {
+    /// It can never be stored (the reason names the field and rule): kept aside.
+    Invalid(String),
+    /// The store failed: the carrier should deliver again.
+    Store(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for EventError {
+    fn from(e: crate::store::StoreError) -> EventError {
+        EventError::Store(e)
+    }
+}
+
+/// A delivery's events, tallied: 2xx when every event that could be stored was, 4xx
+/// with the reasons when none could.
+#[derive(Default)]
+pub(super) struct Outcome {
+    handled: usize,
+    stored: bool,
+    rejected: Vec<String>,
+}
+
+impl Outcome {
+    pub(super) fn handled(&mut self, h: Handled) {
+        self.handled += 1;
+        self.stored |= matches!(h, Handled::Stored);
+    }
+
+    /// Keep an event that can never be stored, sealed, with its reason.
+    pub(super) async fn reject(
+        &mut self,
+        state: &crate::http::AppState,
+        carrier: &str,
+        reason: String,
+        raw: &[u8],
+    ) -> Result<(), Refusal> {
+        let new = state.store.record_rejected(carrier, &reason, raw).await?;
+        tracing::warn!(carrier, reason = %reason, new, "webhook event rejected and kept aside");
+        self.rejected.push(reason);
+        Ok(())
+    }
+
+    pub(super) fn answer(self, state: &crate::http::AppState) -> Result<(), Refusal> {
+        if self.stored {
+            state.pipeline.inbound_ready.notify_one();
+        }
+        if self.handled == 0 && !self.rejected.is_empty() {
+            return Err(Refusal(StatusCode::BAD_REQUEST, self.rejected.join("; ")));
+        }
+        Ok(())
+    }
 }
 
 /// A carrier's report on one of our messages proves it took the message: the outbox
@@ -60,7 +120,7 @@ async fn settle_sent(
     state: &crate::http::AppState,
     outbox: Option<&str>,
     carrier_message_id: &str,
-) -> Result<(), Refusal> {
+) -> Result<(), crate::store::StoreError> {
     let Some(id) = outbox.and_then(|o| uuid::Uuid::parse_str(o).ok()) else {
         return Ok(());
     };

@@ -11,17 +11,32 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use super::{Refusal, same, valid_number};
+use super::{EventError, Handled, Outcome, Refusal, same};
+use crate::domain::{self, CarrierMessageId, PhoneNumber};
 use crate::http::AppState;
 use crate::store::{MessageStatus, Recorded};
 
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
-/// The signature Twilio computes for `url` and `params`.
+/// The signature Twilio computes for `url` and `params` (HMAC-SHA1).
 pub fn signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+    sign::<Hmac<Sha1>>(token, url, params)
+}
+
+/// The same with HMAC-SHA256, which accounts on Twilio's newer signing send.
+pub fn signature_sha256(token: &str, url: &str, params: &[(String, String)]) -> String {
+    sign::<Hmac<sha2::Sha256>>(token, url, params)
+}
+
+fn sign<M: Mac + hmac::digest::KeyInit>(
+    token: &str,
+    url: &str,
+    params: &[(String, String)],
+) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).expect("HMAC takes any key");
+    let mut mac =
+        <M as hmac::digest::KeyInit>::new_from_slice(token.as_bytes()).expect("HMAC takes any key");
     mac.update(url.as_bytes());
     for (k, v) in sorted {
         mac.update(k.as_bytes());
@@ -72,9 +87,13 @@ fn verify(
     };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let good = candidate_urls(&url)
-        .iter()
-        .any(|u| same(signature(token, u, params).as_bytes(), given.as_bytes()));
+    let good = candidate_urls(&url).iter().any(|u| {
+        same(signature(token, u, params).as_bytes(), given.as_bytes())
+            || same(
+                signature_sha256(token, u, params).as_bytes(),
+                given.as_bytes(),
+            )
+    });
     if good {
         Ok(())
     } else {
@@ -111,7 +130,7 @@ pub async fn receive(
             .into_iter()
             .find_map(|(k, v)| (k == "outbox").then_some(v))
     });
-    match handle(&state, &params, outbox.as_deref()).await {
+    match handle(&state, &params, outbox.as_deref(), &body).await {
         Ok(()) => ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response(),
         Err(r) => r.into_response(),
     }
@@ -121,31 +140,47 @@ async fn handle(
     state: &AppState,
     params: &[(String, String)],
     outbox: Option<&str>,
+    raw: &[u8],
 ) -> Result<(), Refusal> {
+    let mut outcome = Outcome::default();
+    match message(state, params, outbox).await {
+        Ok(handled) => outcome.handled(handled),
+        Err(EventError::Invalid(reason)) => outcome.reject(state, "twilio", reason, raw).await?,
+        Err(EventError::Store(e)) => return Err(e.into()),
+    }
+    outcome.answer(state)
+}
+
+/// One delivery: an inbound text (stored) or a status callback (settles our message).
+async fn message(
+    state: &AppState,
+    params: &[(String, String)],
+    outbox: Option<&str>,
+) -> Result<Handled, EventError> {
     let get = |name: &str| {
         params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let Some(sid) = get("MessageSid").or_else(|| get("SmsSid")) else {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "MessageSid: missing".into(),
-        ));
-    };
+    let invalid =
+        |what: &str, why: &dyn std::fmt::Display| EventError::Invalid(format!("{what}: {why}"));
+    let sid = get("MessageSid")
+        .or_else(|| get("SmsSid"))
+        .ok_or_else(|| invalid("MessageSid", &"missing"))?;
+    let sid = CarrierMessageId::parse(sid).map_err(|e| invalid("MessageSid", &e))?;
     // A status callback: MessageStatus without a Body.
     if let (Some(status), None) = (
         get("MessageStatus").or_else(|| get("SmsStatus")),
         get("Body"),
     ) {
-        super::settle_sent(state, outbox, sid).await?;
+        super::settle_sent(state, outbox, sid.as_str()).await?;
         let status = match status {
             "delivered" => MessageStatus::Delivered,
             "failed" | "undelivered" => MessageStatus::Failed,
             other => {
                 tracing::info!(status = other, "twilio progress report");
-                return Ok(());
+                return Ok(Handled::Ignored);
             }
         };
         let key = format!("{sid}:{}", status.as_str());
@@ -153,33 +188,27 @@ async fn handle(
             let known = state
                 .store
                 .db()
-                .delivery_update("twilio", sid, status)
+                .delivery_update("twilio", sid.as_str(), status)
                 .await?;
             tracing::info!(status = status.as_str(), known, "twilio delivery report");
         }
-        return Ok(());
+        return Ok(Handled::Ignored);
     }
-    let from = get("From").unwrap_or("");
-    if !valid_number(from) {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "From: not a phone number".into(),
-        ));
-    }
-    let Some(body) = get("Body") else {
-        return Err(Refusal(StatusCode::BAD_REQUEST, "Body: missing".into()));
-    };
-    let segments = get("NumSegments").and_then(|n| n.parse().ok()).unwrap_or(1);
+    let from = PhoneNumber::parse(get("From").unwrap_or("")).map_err(|e| invalid("From", &e))?;
+    let body = get("Body").ok_or_else(|| invalid("Body", &"missing"))?;
+    let segments = domain::segments(get("NumSegments").and_then(|n| n.parse().ok()));
     let now = state.pipeline.clock.now();
     let (recorded, _) = state
         .store
-        .record_inbound("twilio", sid, from, body, segments, now)
+        .record_inbound("twilio", sid.as_str(), from.as_str(), body, segments, now)
         .await?;
-    match recorded {
-        Recorded::Stored { .. } => state.pipeline.inbound_ready.notify_one(),
-        Recorded::Duplicate => tracing::info!("twilio: a repeated delivery; already stored"),
-    }
-    Ok(())
+    Ok(match recorded {
+        Recorded::Stored { .. } => Handled::Stored,
+        Recorded::Duplicate => {
+            tracing::info!("twilio: a repeated delivery; already stored");
+            Handled::Ignored
+        }
+    })
 }
 
 #[cfg(test)]

@@ -301,6 +301,47 @@ impl PgStore {
         Ok(n > 0)
     }
 
+    pub async fn key_checks(
+        &self,
+        new: &[(&str, String, Vec<u8>)],
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        let kinds: Vec<&str> = new.iter().map(|(k, _, _)| *k).collect();
+        let ids: Vec<&str> = new.iter().map(|(_, id, _)| id.as_str()).collect();
+        let values: Vec<&[u8]> = new.iter().map(|(_, _, v)| v.as_slice()).collect();
+        self.exec(
+            "INSERT INTO key_checks (kind, key_id, check_value)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+             ON CONFLICT DO NOTHING",
+            &[&kinds, &ids, &values],
+        )
+        .await?;
+        let rows = self
+            .rows("SELECT kind, key_id, check_value FROM key_checks", &[])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    pub async fn record_rejected(&self, r: &NewRejected<'_>) -> Result<bool, StoreError> {
+        let n = self
+            .exec(
+                "INSERT INTO rejected_events (id, carrier, reason, body, fingerprint)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&r.id, &r.carrier, &r.reason, &r.body, &r.fingerprint],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn rejected_count(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .row("SELECT count(*) FROM rejected_events", &[])
+            .await?
+            .get(0))
+    }
+
     /// Remember a webhook delivery; true the first time it is seen.
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
         let n = self
@@ -435,6 +476,7 @@ impl PgStore {
     }
 
     /// A raw single-row INSERT through the pool (the benchmark's baseline).
+    #[cfg(feature = "bench-support")]
     pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('raw', $1)",

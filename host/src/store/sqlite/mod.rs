@@ -302,6 +302,53 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn key_checks(
+        &self,
+        new: &[(&str, String, Vec<u8>)],
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        let new: Vec<(String, String, Vec<u8>)> = new
+            .iter()
+            .map(|(k, id, v)| (k.to_string(), id.clone(), v.clone()))
+            .collect();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (kind, id, value) in new {
+                tx.execute(
+                    "INSERT INTO key_checks (kind, key_id, check_value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![kind, id, value],
+                )?;
+            }
+            let all = {
+                let mut stmt = tx.prepare("SELECT kind, key_id, check_value FROM key_checks")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            Ok(all)
+        })
+        .await
+    }
+
+    pub async fn record_rejected(&self, r: &NewRejected<'_>) -> Result<bool, StoreError> {
+        let (id, carrier, reason) = (r.id, r.carrier.to_owned(), r.reason.to_owned());
+        let (body, fingerprint) = (r.body.to_vec(), r.fingerprint.to_vec());
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT INTO rejected_events (id, carrier, reason, body, fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                params![id, carrier, reason, body, fingerprint],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub async fn rejected_count(&self) -> Result<i64, StoreError> {
+        self.with(|c| Ok(c.query_row("SELECT count(*) FROM rejected_events", [], |r| r.get(0))?))
+            .await
+    }
+
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
         let (provider, event_id) = (provider.to_owned(), event_id.to_owned());
         self.with(move |c| {
@@ -470,6 +517,7 @@ impl SqliteStore {
         .await
     }
 
+    #[cfg(feature = "bench-support")]
     pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
         let event = format!("{id}:{}", payload.len());
         self.with(move |c| {

@@ -1,0 +1,102 @@
+//! What production refuses: every stand-in that exists only for development (generated
+//! keys, the console carrier, the offline responder, unauthenticated Bandwidth
+//! callbacks, placeholder contacts in the bundles). `serve` and `chat` in production
+//! refuse to start while any is present; `jules config check` lists them in any
+//! environment.
+
+use std::path::Path;
+
+use super::Config;
+
+/// A setting production would refuse, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub setting: String,
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.why)
+    }
+}
+
+/// Everything production would refuse in `config`; `keys_set`: ENCRYPTION_KEYS and
+/// BLIND_INDEX_KEY come from the environment.
+pub fn refusals(config: &Config, keys_set: bool) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    let mut refuse = |setting: &str, why| {
+        out.push(Refusal {
+            setting: setting.into(),
+            why,
+        })
+    };
+    if !keys_set {
+        refuse(
+            "ENCRYPTION_KEYS, BLIND_INDEX_KEY",
+            "not set: development keys would be generated into DATA_DIR",
+        );
+    }
+    let s = &config.services;
+    if s.bandwidth.is_none() && s.twilio.is_none() {
+        refuse(
+            "BANDWIDTH_ACCOUNT_ID or TWILIO_ACCOUNT_SID",
+            "no carrier: replies would only be printed (console carrier)",
+        );
+    }
+    if s.ingress.twilio_auth_token.is_some() && s.ingress.public_url.is_some() && s.twilio.is_none()
+    {
+        refuse(
+            "TWILIO_ACCOUNT_SID",
+            "Twilio callbacks are accepted but their replies could not be sent",
+        );
+    }
+    if s.bandwidth.is_some() && s.ingress.bandwidth_credentials.is_none() {
+        refuse(
+            "BANDWIDTH_WEBHOOK_USERNAME, BANDWIDTH_WEBHOOK_PASSWORD",
+            "Bandwidth callbacks would be accepted without credentials: anyone reaching the webhook could post a forged text",
+        );
+    }
+    if s.bandwidth.is_none() && s.ingress.bandwidth_credentials.is_some() {
+        refuse(
+            "BANDWIDTH_ACCOUNT_ID",
+            "Bandwidth callbacks are accepted but their replies could not be sent",
+        );
+    }
+    if s.llm.providers.is_empty() {
+        refuse(
+            "ANTHROPIC_API_KEY or OPENAI_API_KEY",
+            "no language model: replies would come from the offline responder",
+        );
+    }
+    for file in placeholder_configs(&config.policy_dir) {
+        refuse(
+            &file,
+            "holds a placeholder contact (an example domain): people would be told to write to nobody",
+        );
+    }
+    out
+}
+
+/// Domains reserved for documentation (RFC 2606): a contact there reaches nobody.
+const PLACEHOLDER_DOMAINS: [&str; 4] = [".example", "example.com", "example.org", "example.net"];
+
+/// The bundle configurations under `dir` that name a placeholder contact.
+fn placeholder_configs(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .map(|e| e.path().join("config.json"))
+        .filter(|config| {
+            std::fs::read_to_string(config).is_ok_and(|text| {
+                let text = text.to_ascii_lowercase();
+                PLACEHOLDER_DOMAINS.iter().any(|d| text.contains(d))
+            })
+        })
+        .map(|config| config.display().to_string())
+        .collect();
+    found.sort();
+    found
+}
