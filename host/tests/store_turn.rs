@@ -182,6 +182,18 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
     assert_eq!(ids, [m3], "answered texts are not pending");
     assert_eq!(turn.inbound_since, 3);
     assert!(turn.has_history);
+    // Counted by when the pipeline received each text (its clock, as the disclosure
+    // is), not by the database's time of writing.
+    let ahead = now() + Duration::from_secs(7200);
+    f.store
+        .record_inbound("bandwidth", "a4", "+15550000041", "fourth", 1, ahead)
+        .await
+        .unwrap();
+    let turn = open(&f, a, now() + Duration::from_secs(3600)).await;
+    assert_eq!(
+        turn.inbound_since, 1,
+        "only the text received after the hour"
+    );
 }
 
 async fn a_turn_is_recorded_whole(f: Fixture) {

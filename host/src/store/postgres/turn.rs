@@ -78,7 +78,9 @@ impl PgStore {
     }
 
     /// The user, their unanswered texts (oldest first), their inbound count since
-    /// `since` and whether they have other messages: one read, no write.
+    /// `since` and whether they have other messages: one read, no write. The count goes
+    /// by when each text was received on the pipeline's clock (as the disclosure does),
+    /// bounded by the database's own time so the index serves it.
     pub async fn open_turn(
         &self,
         user: Uuid,
@@ -87,7 +89,9 @@ impl PgStore {
         let sql = format!(
             "SELECT {USER_COLUMNS},
                     (SELECT count(*) FROM messages
-                     WHERE user_id = $1 AND direction = 'in' AND created_at >= $2) AS today,
+                     WHERE user_id = $1 AND direction = 'in'
+                       AND created_at >= $2::timestamptz - interval '1 day'
+                       AND coalesce(received_at, created_at) >= $2) AS today,
                     EXISTS (SELECT 1 FROM messages
                             WHERE user_id = $1
                               AND NOT (direction = 'in' AND status IN ('received', 'processing')))

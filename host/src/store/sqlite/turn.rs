@@ -126,7 +126,9 @@ impl SqliteStore {
             };
             let (today, history) = tx.query_row(
                 "SELECT (SELECT count(*) FROM messages
-                         WHERE user_id = ?1 AND direction = 'in' AND created_at >= ?2),
+                         WHERE user_id = ?1 AND direction = 'in'
+                           AND created_at >= ?2 - 86400000
+                           AND coalesce(received_at, created_at) >= ?2),
                         EXISTS (SELECT 1 FROM messages WHERE user_id = ?1
                                 AND NOT (direction = 'in' AND status IN ('received', 'processing')))",
                 params![user, since],
