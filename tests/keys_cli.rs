@@ -46,9 +46,9 @@ async fn rotate_to_a_generated_key_and_retire_the_old_one() {
     for i in 0..5 {
         let (recorded, _) = before
             .record_inbound(
-                "bandwidth",
-                &format!("m{i}"),
-                &format!("+1555300000{i}"),
+                jules::domain::Carrier::Bandwidth,
+                &jules::domain::CarrierMessageId::parse(&format!("m{i}")).unwrap(),
+                &jules::domain::PhoneNumber::parse(&format!("+1555300000{i}")).unwrap(),
                 "hey",
                 1,
                 SystemTime::now(),

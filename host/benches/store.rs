@@ -52,9 +52,9 @@ async fn round(store: &Store, op: Op, writers: u64, seconds: u64) -> (f64, f64) 
                             let id = Uuid::new_v4().to_string();
                             store
                                 .record_inbound(
-                                    "bandwidth",
-                                    &id,
-                                    &phone,
+                                    jules::domain::Carrier::Bandwidth,
+                                    &jules::domain::CarrierMessageId::parse(&id).unwrap(),
+                                    &jules::domain::PhoneNumber::parse(&phone).unwrap(),
                                     "hey, you up?",
                                     1,
                                     SystemTime::now(),

@@ -79,7 +79,7 @@ impl Running {
 
 /// Build everything from `config` and `secrets`, listen, start the workers.
 pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running> {
-    if config.environment == "production" {
+    if config.environment.is_production() {
         let keys_set = matches!(secrets.origin, KeyOrigin::Environment);
         let refused = crate::config::production::refusals(config, keys_set);
         anyhow::ensure!(
@@ -112,7 +112,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
     let carriers = Arc::new(Carriers::new(
         services.bandwidth.clone(),
         services.twilio.clone(),
-        config.environment != "production",
+        !config.environment.is_production(),
         services.carrier_timeout,
     ));
     let pipeline = Pipeline::new(
@@ -176,7 +176,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let production = config.environment == "production";
+    let production = config.environment.is_production();
     let secrets = Secrets::load(
         |name| std::env::var(name).ok(),
         production,

@@ -26,7 +26,14 @@ async fn user(f: &Fixture, phone: &str, text: &str) -> Uuid {
     let id = format!("m-{}", rand::random::<u64>());
     match f
         .store
-        .record_inbound("twilio", &id, phone, text, 1, SystemTime::now())
+        .record_inbound(
+            jules::domain::Carrier::Twilio,
+            &jules::domain::CarrierMessageId::parse(&id).unwrap(),
+            &jules::domain::PhoneNumber::parse(phone).unwrap(),
+            text,
+            1,
+            SystemTime::now(),
+        )
         .await
         .unwrap()
     {

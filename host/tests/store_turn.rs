@@ -186,7 +186,14 @@ async fn a_turn_is_read_in_one_go(f: Fixture) {
     // is), not by the database's time of writing.
     let ahead = now() + Duration::from_secs(7200);
     f.store
-        .record_inbound("bandwidth", "a4", "+15550000041", "fourth", 1, ahead)
+        .record_inbound(
+            jules::domain::Carrier::Bandwidth,
+            &jules::domain::CarrierMessageId::parse("a4").unwrap(),
+            &jules::domain::PhoneNumber::parse("+15550000041").unwrap(),
+            "fourth",
+            1,
+            ahead,
+        )
         .await
         .unwrap();
     let turn = open(&f, a, now() + Duration::from_secs(3600)).await;

@@ -93,7 +93,14 @@ impl Fixture {
     /// Record an inbound Bandwidth text from `phone`, now.
     pub async fn inbound(&self, phone: &str, carrier_id: &str, text: &str) -> (Recorded, Uuid) {
         self.store
-            .record_inbound("bandwidth", carrier_id, phone, text, 1, SystemTime::now())
+            .record_inbound(
+                jules::domain::Carrier::Bandwidth,
+                &jules::domain::CarrierMessageId::parse(carrier_id).unwrap(),
+                &jules::domain::PhoneNumber::parse(phone).unwrap(),
+                text,
+                1,
+                SystemTime::now(),
+            )
             .await
             .unwrap()
     }

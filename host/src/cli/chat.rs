@@ -10,14 +10,17 @@ use tokio::io::AsyncBufReadExt;
 use uuid::Uuid;
 
 use crate::crypto::Secrets;
-use crate::domain::PhoneNumber;
+use crate::domain::{Carrier, CarrierMessageId, PhoneNumber};
 use crate::store::MessageStatus;
 
 pub fn run(from: &str) -> ExitCode {
-    if let Err(e) = PhoneNumber::parse(from) {
-        eprintln!("error: --from {from:?}: {e} (e.g. +15551234567)");
-        return ExitCode::from(2);
-    }
+    let from = match PhoneNumber::parse(from) {
+        Ok(from) => from,
+        Err(e) => {
+            eprintln!("error: --from {from:?}: {e} (e.g. +15551234567)");
+            return ExitCode::from(2);
+        }
+    };
     let Some(mut config) = super::config() else {
         return ExitCode::from(2);
     };
@@ -25,7 +28,7 @@ pub fn run(from: &str) -> ExitCode {
     config.services.pipeline.quiet = Duration::ZERO;
     let secrets = match Secrets::load(
         |name| std::env::var(name).ok(),
-        config.environment == "production",
+        config.environment.is_production(),
         &config.data_dir,
     ) {
         Ok(s) => s,
@@ -34,7 +37,6 @@ pub fn run(from: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let from = from.to_string();
     super::run_async(async move {
         let running = match crate::startup::start(&config, secrets).await {
             Ok(r) => r,
@@ -45,7 +47,7 @@ pub fn run(from: &str) -> ExitCode {
         };
         eprintln!(
             "talking as {}; /quit or end of input leaves",
-            crate::carrier::masked(&from)
+            crate::carrier::masked(from.as_str())
         );
         let p = running.pipeline.clone();
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -63,10 +65,11 @@ pub fn run(from: &str) -> ExitCode {
             if text.is_empty() {
                 continue;
             }
-            let id = format!("chat-{}", Uuid::new_v4());
+            let id = CarrierMessageId::parse(&format!("chat-{}", Uuid::new_v4()))
+                .expect("a UUID is a valid id");
             let recorded = p
                 .store
-                .record_inbound("chat", &id, &from, text, 1, p.clock.now())
+                .record_inbound(Carrier::Chat, &id, &from, text, 1, p.clock.now())
                 .await;
             let user = match recorded {
                 Ok((crate::store::Recorded::Stored { user_id, .. }, _)) => user_id,

@@ -79,7 +79,7 @@ fn with_store(f: impl AsyncFnOnce(Store) -> Result<(), crate::store::StoreError>
     };
     let secrets = match Secrets::load(
         |name| std::env::var(name).ok(),
-        config.environment == "production",
+        config.environment.is_production(),
         &config.data_dir,
     ) {
         Ok(s) => Arc::new(s),

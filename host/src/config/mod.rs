@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod environment;
 pub mod production;
 mod services;
+
+pub use environment::Environment;
 
 pub use services::Services;
 
@@ -22,7 +25,7 @@ pub struct Config {
     /// Local state: the compiled-policy cache (and, later, the embedded store).
     pub data_dir: PathBuf,
     pub policy: RuntimeSettings,
-    pub environment: String,
+    pub environment: Environment,
     /// Postgres; None runs on the embedded store in `data_dir`.
     pub database_url: Option<String>,
     pub database_pool_size: usize,
@@ -97,13 +100,13 @@ impl Config {
             positive("POLICY_MEMORY_LIMIT_MB", defaults.memory_limit_bytes >> 20)?;
         let deadline_ms: u64 =
             positive("POLICY_DEADLINE_MS", defaults.deadline.as_millis() as u64)?;
-        let environment = var("ENVIRONMENT").unwrap_or_else(|| "development".into());
-        if !["development", "staging", "production"].contains(&environment.as_str()) {
-            return Err(ConfigError {
-                name: "ENVIRONMENT",
-                reason: format!("{environment:?} is not development, staging or production"),
-            });
-        }
+        let environment = Environment::try_from(
+            var("ENVIRONMENT").as_deref().unwrap_or("development"),
+        )
+        .map_err(|reason| ConfigError {
+            name: "ENVIRONMENT",
+            reason,
+        })?;
         let memory_defaults = MemorySettings::default();
         let memory = MemorySettings {
             turns: positive("MEMORY_TURNS", memory_defaults.turns)?,
@@ -116,7 +119,7 @@ impl Config {
         };
         let mut services = services::from_env()?;
         // Unauthenticated carrier callbacks are a development stand-in.
-        services.ingress.bandwidth_open = environment != "production";
+        services.ingress.bandwidth_open = !environment.is_production();
         Ok(Config {
             database_url: var("DATABASE_URL"),
             database_pool_size: positive("DATABASE_POOL_SIZE", 16)?,

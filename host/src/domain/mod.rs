@@ -41,6 +41,38 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// A carrier a message came in through and its answer goes out through, as the store
+/// spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    Bandwidth,
+    Twilio,
+    /// `jules chat`: the terminal is the phone.
+    Chat,
+}
+
+impl Carrier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Carrier::Bandwidth => "bandwidth",
+            Carrier::Twilio => "twilio",
+            Carrier::Chat => "chat",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Carrier> {
+        [Carrier::Bandwidth, Carrier::Twilio, Carrier::Chat]
+            .into_iter()
+            .find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Carrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A carrier's id for a message (Bandwidth's `message.id`, Twilio's `MessageSid`):
 /// printable, at most 256 bytes — what the store can index and a log can show.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

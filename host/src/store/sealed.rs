@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::backend::Backend;
 use super::types::*;
 use crate::crypto::{Binding, Secrets, open, seal};
+use crate::domain::{Carrier, CarrierMessageId, PhoneNumber};
 
 #[derive(Clone)]
 pub struct Store {
@@ -142,14 +143,16 @@ impl Store {
     /// found by phone or created. Returns the message's id with the outcome.
     pub async fn record_inbound(
         &self,
-        carrier: &str,
-        carrier_message_id: &str,
-        from: &str,
+        carrier: Carrier,
+        carrier_message_id: &CarrierMessageId,
+        from: &PhoneNumber,
         body: &str,
         segments: i32,
         at: SystemTime,
     ) -> Result<(Recorded, Uuid), StoreError> {
         let (message_id, new_user_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let (carrier, carrier_message_id) = (carrier.as_str(), carrier_message_id.as_str());
+        let from = from.as_str();
         let phone = self.seal("users", "phone", new_user_id, from.as_bytes());
         let body = self.seal("messages", "body", message_id, body.as_bytes());
         let recorded = self

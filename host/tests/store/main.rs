@@ -38,6 +38,14 @@ fn now() -> SystemTime {
     SystemTime::now()
 }
 
+fn id(s: &str) -> jules::domain::CarrierMessageId {
+    jules::domain::CarrierMessageId::parse(s).unwrap()
+}
+
+fn phone(s: &str) -> jules::domain::PhoneNumber {
+    jules::domain::PhoneNumber::parse(s).unwrap()
+}
+
 async fn inbound_round_trip(f: Fixture) {
     let (user_id, _) = f
         .user_of("+15551230001", "m1", "hello, is anyone there?")
@@ -60,7 +68,14 @@ async fn concurrent_deliveries_of_one_message_store_one_row(f: Fixture) {
             let store = f.store.clone();
             tokio::spawn(async move {
                 store
-                    .record_inbound("bandwidth", "bw-1", "+15551234567", "hello", 1, now())
+                    .record_inbound(
+                        jules::domain::Carrier::Bandwidth,
+                        &id("bw-1"),
+                        &phone("+15551234567"),
+                        "hello",
+                        1,
+                        now(),
+                    )
                     .await
                     .unwrap()
                     .0
@@ -79,7 +94,14 @@ async fn concurrent_deliveries_of_one_message_store_one_row(f: Fixture) {
     // The same id from another carrier is another message.
     let (other, _) = f
         .store
-        .record_inbound("twilio", "bw-1", "+15551234567", "hello", 1, now())
+        .record_inbound(
+            jules::domain::Carrier::Twilio,
+            &id("bw-1"),
+            &phone("+15551234567"),
+            "hello",
+            1,
+            now(),
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -332,7 +354,14 @@ async fn rotation_reseals_everything_and_old_keys_retire(f: Fixture) {
     let rotating = f.with_keys(&both);
     // Written by a host that already has the new key, before rotation runs.
     let (late, _) = rotating
-        .record_inbound("bandwidth", "late", "+15550009999", "late text", 1, now())
+        .record_inbound(
+            jules::domain::Carrier::Bandwidth,
+            &id("late"),
+            &phone("+15550009999"),
+            "late text",
+            1,
+            now(),
+        )
         .await
         .unwrap();
     assert!(matches!(late, Recorded::Stored { .. }));

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::{EventError, Handled, Outcome, Refusal, same};
-use crate::domain::{self, CarrierMessageId, PhoneNumber};
+use crate::domain::{self, Carrier, CarrierMessageId, PhoneNumber};
 use crate::http::AppState;
 use crate::store::{MessageStatus, Recorded};
 
@@ -142,14 +142,7 @@ async fn event(state: &AppState, i: usize, raw: &serde_json::Value) -> Result<Ha
             let now = state.pipeline.clock.now();
             let (recorded, _) = state
                 .store
-                .record_inbound(
-                    "bandwidth",
-                    id.as_str(),
-                    from.as_str(),
-                    &m.text,
-                    segments,
-                    now,
-                )
+                .record_inbound(Carrier::Bandwidth, &id, &from, &m.text, segments, now)
                 .await?;
             Ok(match recorded {
                 Recorded::Stored { .. } => Handled::Stored,

@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use super::{EventError, Handled, Outcome, Refusal, same};
-use crate::domain::{self, CarrierMessageId, PhoneNumber};
+use crate::domain::{self, Carrier, CarrierMessageId, PhoneNumber};
 use crate::http::AppState;
 use crate::store::{MessageStatus, Recorded};
 
@@ -200,7 +200,7 @@ async fn message(
     let now = state.pipeline.clock.now();
     let (recorded, _) = state
         .store
-        .record_inbound("twilio", sid.as_str(), from.as_str(), body, segments, now)
+        .record_inbound(Carrier::Twilio, &sid, &from, body, segments, now)
         .await?;
     Ok(match recorded {
         Recorded::Stored { .. } => Handled::Stored,
