@@ -187,14 +187,15 @@ fn production_refuses_every_development_stand_in() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    for named in [
-        "production refuses to start",
-        "no carrier: replies would only be printed",
-        "offline responder",
-        "holds a placeholder contact",
-    ] {
-        assert!(err.contains(named), "{named:?} in:\n{err}");
-    }
+    assert_names(
+        &err,
+        &[
+            "production refuses to start",
+            "no carrier: replies would only be printed",
+            "offline responder",
+            "holds a placeholder contact",
+        ],
+    );
     assert!(!err.contains("listening"), "{err}");
 }
 
@@ -465,13 +466,21 @@ fn config_check_names_every_stand_in_production_would_refuse() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    for named in [
-        "ENCRYPTION_KEYS, BLIND_INDEX_KEY",
-        "TWILIO_ACCOUNT_SID: Twilio callbacks are accepted",
-        "BANDWIDTH_WEBHOOK_USERNAME, BANDWIDTH_WEBHOOK_PASSWORD",
-        "ANTHROPIC_API_KEY or OPENAI_API_KEY",
-        "policies/compliance/config.json: holds a placeholder contact",
-    ] {
+    assert_names(
+        &text,
+        &[
+            "ENCRYPTION_KEYS, BLIND_INDEX_KEY",
+            "TWILIO_ACCOUNT_SID: Twilio callbacks are accepted",
+            "BANDWIDTH_WEBHOOK_USERNAME, BANDWIDTH_WEBHOOK_PASSWORD",
+            "ANTHROPIC_API_KEY or OPENAI_API_KEY",
+            "policies/compliance/config.json: holds a placeholder contact",
+        ],
+    );
+}
+
+/// Every one of `names` appears in `text` (what production refuses, each named).
+fn assert_names(text: &str, names: &[&str]) {
+    for named in names {
         assert!(text.contains(named), "{named:?} in:\n{text}");
     }
 }
