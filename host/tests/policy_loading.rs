@@ -6,7 +6,7 @@ mod support;
 
 use jules::policy::{LoadError, PolicyRuntime};
 use jules_policy_model::{Inbound, UserContext, World};
-use support::{runtime, temp_bundle, test_component};
+use support::{runtime, temp_bundle, test_component, within};
 
 fn load_err(
     rt: &PolicyRuntime,
@@ -86,7 +86,11 @@ fn refusals_name_the_problem() {
     assert!(matches!(e, LoadError::InitRefused { .. }));
     assert_message(&e, "setting `init-error` asks init to refuse");
 
-    let e = load_err(&rt, &misbehave, "crisis-detector", "0.1.0", "init-loop");
+    let e = within(
+        std::time::Duration::from_secs(30),
+        "a component whose init never ends",
+        move || load_err(&rt, &misbehave, "crisis-detector", "0.1.0", "init-loop"),
+    );
     assert!(matches!(e, LoadError::InitFailed { .. }), "{e}");
 }
 

@@ -61,6 +61,24 @@ pub fn runtime() -> PolicyRuntime {
     .expect("policy runtime")
 }
 
+/// `f`'s result, or a failure within `limit` naming `what`: a call that should be cut
+/// off by the runtime (epoch deadline, init fuel) fails the test in seconds instead of
+/// hanging the whole run.
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => v,
+        Err(_) => panic!("{what} did not return within {limit:?}: the runtime did not cut it off"),
+    }
+}
+
 /// A new, empty Postgres database for one test, dropped when the guard goes. The
 /// server is TEST_DATABASE_ADMIN_URL (default: the local one); unreachable is a failure.
 pub struct TestDatabase {
