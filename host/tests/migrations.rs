@@ -6,6 +6,17 @@ mod support;
 use jules::store::{Migration, MigrationError, POSTGRES, migrate};
 use support::TestDatabase;
 
+/// Every migration, in order: what a fresh store applies.
+const EVERY_MIGRATION: [&str; 7] = [
+    "0001_initial",
+    "0002_pipeline",
+    "0003_claims",
+    "0004_sends",
+    "0005_rejected_events",
+    "0006_compliance_events",
+    "0007_key_checks",
+];
+
 async fn tables(client: &tokio_postgres::Client) -> Vec<String> {
     client
         .query(
@@ -27,18 +38,7 @@ async fn a_fresh_database_gets_the_whole_schema_once() {
     assert!(pending.iter().all(|s| !s.applied));
 
     let applied = migrate::apply(&mut client, POSTGRES).await.unwrap();
-    assert_eq!(
-        applied,
-        [
-            "0001_initial",
-            "0002_pipeline",
-            "0003_claims",
-            "0004_sends",
-            "0005_rejected_events",
-            "0006_compliance_events",
-            "0007_key_checks"
-        ]
-    );
+    assert_eq!(applied, EVERY_MIGRATION);
     let t = tables(&client).await;
     for table in [
         "compliance_log",
@@ -140,18 +140,7 @@ async fn replicas_migrating_at_once_apply_each_migration_once() {
     for run in runs {
         applied.extend(run.await.unwrap());
     }
-    assert_eq!(
-        applied,
-        [
-            "0001_initial",
-            "0002_pipeline",
-            "0003_claims",
-            "0004_sends",
-            "0005_rejected_events",
-            "0006_compliance_events",
-            "0007_key_checks"
-        ]
-    );
+    assert_eq!(applied, EVERY_MIGRATION);
 }
 
 /// The embedded store's migrations obey the same rules.
@@ -171,18 +160,7 @@ mod embedded {
     #[test]
     fn a_failing_migration_leaves_the_schema_as_it_was_and_is_named() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
-        assert_eq!(
-            apply(&mut c, SQLITE).unwrap(),
-            [
-                "0001_initial",
-                "0002_pipeline",
-                "0003_claims",
-                "0004_sends",
-                "0005_rejected_events",
-                "0006_compliance_events",
-                "0007_key_checks"
-            ]
-        );
+        assert_eq!(apply(&mut c, SQLITE).unwrap(), super::EVERY_MIGRATION);
         let before = tables(&c);
         assert!(before.contains(&"messages".to_string()));
         let mut broken = SQLITE.to_vec();
