@@ -7,6 +7,7 @@ mod support;
 
 mod compliance;
 mod ingress;
+mod policy_threads;
 mod sends;
 
 use std::time::Duration;

@@ -80,6 +80,10 @@ pub struct Options {
     pub beside: Option<Shared>,
     /// The compliance bundle as shipped: new people are asked to verify their age.
     pub age_gate: bool,
+    /// Wall-clock budget of one policy call.
+    pub policy_deadline: Duration,
+    /// Policy calls running at once.
+    pub policy_concurrency: usize,
 }
 
 /// What a second host shares with the first: the database and the fake providers.
@@ -106,8 +110,25 @@ impl Default for Options {
             settle_after: Duration::from_millis(50),
             beside: None,
             age_gate: false,
+            policy_deadline: Duration::from_millis(100),
+            policy_concurrency: 2,
         }
     }
+}
+
+/// A Bandwidth callback carrying one inbound text.
+pub fn text_event(id: &str, from: &str, text: &str) -> serde_json::Value {
+    serde_json::json!([{
+        "time": "2026-11-25T20:00:00.000Z",
+        "type": "message-received",
+        "to": JULES_NUMBER,
+        "description": "Incoming message received",
+        "message": {
+            "id": id, "owner": JULES_NUMBER, "applicationId": "app-1",
+            "time": "2026-11-25T20:00:00.000Z", "segmentCount": 1, "direction": "in",
+            "to": [JULES_NUMBER], "from": from, "text": text, "media": [], "priority": "default"
+        }
+    }])
 }
 
 pub const TWILIO_TOKEN: &str = "twilio-test-token";
@@ -154,6 +175,8 @@ impl TestApp {
         } else {
             policy_dir()
         };
+        config.policy.deadline = o.policy_deadline;
+        config.policy.concurrency = o.policy_concurrency;
         config.policy.cache_dir = Some(super::workspace().join("target").join("e2e-policy-cache"));
         config.database_url = Some(db.url.clone());
         config.database_pool_size = 8;
@@ -248,18 +271,7 @@ impl TestApp {
 
     /// Bandwidth delivers an inbound text.
     pub async fn text(&self, id: &str, from: &str, text: &str) -> reqwest::Response {
-        self.bandwidth_events(serde_json::json!([{
-            "time": "2026-11-25T20:00:00.000Z",
-            "type": "message-received",
-            "to": JULES_NUMBER,
-            "description": "Incoming message received",
-            "message": {
-                "id": id, "owner": JULES_NUMBER, "applicationId": "app-1",
-                "time": "2026-11-25T20:00:00.000Z", "segmentCount": 1, "direction": "in",
-                "to": [JULES_NUMBER], "from": from, "text": text, "media": [], "priority": "default"
-            }
-        }]))
-        .await
+        self.bandwidth_events(text_event(id, from, text)).await
     }
 
     /// Twilio posts `params` to `path` (with its query), signed as Twilio signs.

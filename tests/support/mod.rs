@@ -57,6 +57,7 @@ pub fn runtime() -> PolicyRuntime {
         epoch_tick: Duration::from_millis(10),
         init_fuel: 2_000_000_000,
         cache_dir: None,
+        concurrency: 2,
     })
     .expect("policy runtime")
 }

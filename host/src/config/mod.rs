@@ -133,6 +133,7 @@ impl Config {
             policy: RuntimeSettings {
                 memory_limit_bytes: memory_mb << 20,
                 deadline: Duration::from_millis(deadline_ms),
+                concurrency: positive("POLICY_CONCURRENCY", defaults.concurrency)?,
                 cache_dir: Some(
                     var("POLICY_CACHE_DIR")
                         .map(PathBuf::from)

@@ -4,8 +4,10 @@
 //! messages with retries. Every step's outcome is written to the store, so a worker
 //! that dies mid-way leaves work another finishes, and nothing is answered twice.
 
+mod actions;
 mod clock;
 mod conversation;
+mod escalation;
 mod sender;
 mod worker;
 

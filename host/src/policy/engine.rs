@@ -28,6 +28,10 @@ pub struct RuntimeSettings {
     pub cache_dir: Option<PathBuf>,
     /// Fuel (roughly, wasm instructions) a bundle's `init` may burn at load time.
     pub init_fuel: u64,
+    /// Policy calls that run at once, each on a blocking thread of its own, so a
+    /// component spinning to its deadline never holds an async worker
+    /// (`POLICY_CONCURRENCY`; default: the machine's cores).
+    pub concurrency: usize,
 }
 
 impl Default for RuntimeSettings {
@@ -39,6 +43,7 @@ impl Default for RuntimeSettings {
             max_instances: 1000,
             cache_dir: None,
             init_fuel: 5_000_000_000,
+            concurrency: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }

@@ -9,6 +9,7 @@ use arc_swap::ArcSwapOption;
 use jules_policy_model::{
     Assessment, Decision, Inbound, LlmRequest, Outbound, Turn, UserContext, World,
 };
+use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -52,6 +53,8 @@ pub struct WorldStats {
     pub timeouts: AtomicU64,
     pub memory: AtomicU64,
     pub invalid_outputs: AtomicU64,
+    /// Calls running in a component right now.
+    pub in_flight: AtomicU64,
 }
 
 struct Slot {
@@ -67,6 +70,8 @@ pub struct PolicyRuntime {
     settings: Arc<RuntimeSettings>,
     cache: Option<ArtifactCache>,
     slots: [Slot; 3],
+    /// One permit per call allowed to run at once (`RuntimeSettings::concurrency`).
+    permits: Arc<Semaphore>,
     _clock: EpochClock,
 }
 
@@ -100,15 +105,42 @@ impl PolicyRuntime {
             engine,
             init_engine,
             linker,
-            settings: Arc::new(settings),
             cache,
             slots: [
                 slot(World::CrisisDetector)?,
                 slot(World::CompliancePolicy)?,
                 slot(World::PromptBuilder)?,
             ],
+            permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings: Arc::new(settings),
             _clock: clock,
         })
+    }
+
+    /// Run policy calls on a blocking thread, at most `concurrency` at once, and await
+    /// the result. Components run synchronously and may spin to their deadline; on the
+    /// async workers that would stall every webhook ack and send sharing them.
+    pub async fn offload<T, F>(self: &Arc<Self>, calls: F) -> T
+    where
+        F: FnOnce(&PolicyRuntime) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the policy semaphore is never closed");
+        let runtime = self.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            calls(&runtime)
+        })
+        .await;
+        match done {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 
     pub fn settings(&self) -> &RuntimeSettings {
@@ -234,7 +266,11 @@ impl PolicyRuntime {
                 fallback: Some(Fallback::NoComponent),
             };
         };
-        match call(&bundle) {
+        let result = {
+            let _running = InFlight::enter(&slot.stats.in_flight);
+            call(&bundle)
+        };
+        match result {
             Ok(value) => Decided {
                 value,
                 bundle: Some(bundle.digest),
@@ -311,6 +347,22 @@ impl PolicyRuntime {
 
     pub fn build(&self, input: &PromptInput<'_>) -> Decided<LlmRequest> {
         self.decide(World::PromptBuilder, |b| b.build(input), |b| b.build(input))
+    }
+}
+
+/// Counts a call as running until dropped, so a panicking call is not counted forever.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicU64) -> InFlight<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

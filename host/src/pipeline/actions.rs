@@ -1,0 +1,143 @@
+//! What the compliance decision asks for, in its order: keyword answers, blocks, the
+//! age prompt, or a reply from the model — each shaped, with the disclosure when due.
+
+use jules_policy_model::{Action, Assessment, Outbound};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Pipeline;
+use super::conversation::{ComplianceLog, Gathered, decision, facts};
+use crate::policy::PromptInput;
+use crate::store::{AgeStatus, ComplianceEvent, Purpose, TurnOutcome, UserStatus};
+
+impl Pipeline {
+    /// Apply `actions`; returns the model's reply (message id and text) if one was
+    /// written.
+    pub(super) async fn act(
+        &self,
+        turn: &Gathered,
+        actions: &[Action],
+        assessment: &Assessment,
+        mut disclose: bool,
+        out: &mut TurnOutcome,
+        log: &ComplianceLog,
+    ) -> Option<(Uuid, String)> {
+        let user = &turn.user;
+        let mut chatted = None;
+        for action in actions {
+            let fixed: Option<(Purpose, &String)> = match action {
+                Action::OptOut(confirmation) => (user.status != UserStatus::OptedOut).then(|| {
+                    out.status = Some(UserStatus::OptedOut);
+                    log.record(out, ComplianceEvent::OptOut, "keyword");
+                    (Purpose::OptOutConfirmation, confirmation)
+                }),
+                Action::OptIn(confirmation) => {
+                    out.status = Some(UserStatus::Active);
+                    log.record(out, ComplianceEvent::OptIn, "keyword");
+                    Some((Purpose::OptInConfirmation, confirmation))
+                }
+                Action::Help(text) => {
+                    log.record(out, ComplianceEvent::HelpSent, "keyword");
+                    Some((Purpose::Help, text))
+                }
+                Action::Block(blocked) => {
+                    let reason = serde_json::to_value(blocked.reason).unwrap_or_default();
+                    log.record(
+                        out,
+                        ComplianceEvent::Blocked,
+                        reason.as_str().unwrap_or("blocked"),
+                    );
+                    blocked
+                        .reply
+                        .as_ref()
+                        .filter(|_| user.status != UserStatus::OptedOut)
+                        .map(|reply| (Purpose::Blocked, reply))
+                }
+                Action::RequireAgeVerification(prompt) => {
+                    if user.age_status == AgeStatus::Unknown {
+                        out.age_status = Some(AgeStatus::Pending);
+                    }
+                    log.record(out, ComplianceEvent::AgeVerificationRequired, "");
+                    Some((Purpose::AgeVerification, prompt))
+                }
+                Action::DisclosureDue => None,
+                Action::CallLlm => {
+                    chatted = Some(self.chat(turn, assessment, disclose, out).await);
+                    if disclose {
+                        disclose = false;
+                        out.disclosed = true;
+                        log.record(out, ComplianceEvent::DisclosureSent, "with reply");
+                    }
+                    None
+                }
+            };
+            if let Some((purpose, text)) = fixed {
+                let shaped = self.shape(text, disclose).await;
+                out.replies.push(self.store.sealed_reply(
+                    purpose,
+                    &shaped.text,
+                    shaped.segments as i32,
+                ));
+                if disclose {
+                    disclose = false;
+                    out.disclosed = true;
+                    log.record(out, ComplianceEvent::DisclosureSent, purpose.as_str());
+                }
+            }
+        }
+        chatted
+    }
+
+    /// Ask the model; the reply (shaped, with the disclosure when due) joins the turn's
+    /// answers. Returns its message id and text.
+    async fn chat(
+        &self,
+        turn: &Gathered,
+        assessment: &Assessment,
+        disclose: bool,
+        out: &mut TurnOutcome,
+    ) -> (Uuid, String) {
+        // The user row was just read: its preferences are the freshest copy.
+        let facts = turn
+            .user
+            .preferences
+            .as_ref()
+            .map(facts)
+            .unwrap_or_default();
+        let asked = turn.asked.clone();
+        let crisis = assessment.clone();
+        let request = self
+            .policies
+            .offload(move |p| {
+                p.build(&PromptInput {
+                    message: &asked.inbound,
+                    user: &asked.context,
+                    recent: &asked.recent,
+                    facts: &facts,
+                    crisis: &crisis,
+                })
+            })
+            .await;
+        out.decisions.push(decision("prompt-builder", &request, |r| {
+            json!({"crisis-mode": r.crisis_mode, "messages": r.messages.len(), "max-tokens": r.max_tokens})
+        }));
+        let reply = self.responder.reply(&request.value).await;
+        tracing::info!(source = reply.source.as_str(), "reply written");
+        let shaped = self.shape(&reply.text, disclose).await;
+        let sealed = self
+            .store
+            .sealed_reply(Purpose::Reply, &shaped.text, shaped.segments as i32);
+        let id = sealed.message_id;
+        out.replies.push(sealed);
+        (id, shaped.text)
+    }
+
+    /// A text as it goes out: the compliance policy's shaping, with the disclosure when
+    /// `disclose`.
+    pub(super) async fn shape(&self, text: &str, disclose: bool) -> Outbound {
+        let text = text.to_owned();
+        self.policies
+            .offload(move |p| p.shape(&text, disclose).value)
+            .await
+    }
+}
