@@ -7,6 +7,7 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
+use jules::domain::Carrier;
 use jules::memory::{Memory, MemorySettings};
 use jules::store::{Recorded, Turn};
 use support::redis::{PrivateRedis, dump, prefix, shared, ttl};
@@ -44,7 +45,11 @@ async fn user(f: &Fixture, phone: &str, text: &str) -> Uuid {
 
 /// A turn the store holds (the pipeline stores first, then remembers).
 async fn said(f: &Fixture, memory: &Memory, user: Uuid, text: &str) {
-    let (message_id, _) = f.store.queue_reply(user, "twilio", text, 1).await.unwrap();
+    let (message_id, _) = f
+        .store
+        .queue_reply(user, Carrier::Twilio, text, 1)
+        .await
+        .unwrap();
     let turn = Turn {
         message_id,
         inbound: false,
@@ -95,7 +100,11 @@ async fn a_turn_for_an_uncached_user_is_loaded_whole_later() {
     let turns = memory.recent_turns(u).await.unwrap();
     assert_eq!(texts(&turns), ["hello", "hi there"]);
     // Remembered after a fill that already loaded it: not twice.
-    let (message_id, _) = f.store.queue_reply(u, "twilio", "again", 1).await.unwrap();
+    let (message_id, _) = f
+        .store
+        .queue_reply(u, Carrier::Twilio, "again", 1)
+        .await
+        .unwrap();
     memory.recent_turns(u).await.unwrap();
     let turn = Turn {
         message_id,

@@ -292,7 +292,7 @@ async fn a_turn_is_recorded_whole(f: Fixture) {
             ("reply", "Welcome back.")
         ]
     );
-    assert!(rows.iter().all(|r| r.to == "+15550000042"));
+    assert!(rows.iter().all(|r| r.to.as_str() == "+15550000042"));
 
     // The same turn again (a worker that lost its lease): nothing is queued twice.
     let again = f.outcome(u, vec![m], &[(Purpose::Reply, "Welcome back.")]);

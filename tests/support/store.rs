@@ -122,7 +122,7 @@ impl Fixture {
     ) -> TurnOutcome {
         TurnOutcome {
             user_id,
-            carrier: "bandwidth".into(),
+            carrier: jules::domain::Carrier::Bandwidth,
             texts,
             at: SystemTime::now(),
             decisions: Vec::new(),
@@ -254,9 +254,20 @@ impl Fixture {
     }
 
     pub async fn raw_set(&self, table: &str, column: &str, id: Uuid, value: &[u8]) {
+        self.raw_update(table, column, id, &value).await
+    }
+
+    pub async fn raw_set_text(&self, table: &str, column: &str, id: Uuid, value: &str) {
+        self.raw_update(table, column, id, &value).await
+    }
+
+    async fn raw_update<V>(&self, table: &str, column: &str, id: Uuid, value: &V)
+    where
+        V: tokio_postgres::types::ToSql + rusqlite::ToSql + Sync,
+    {
         let sql = format!("UPDATE {table} SET {column} = $2 WHERE id = $1");
         let n = match &self.raw {
-            Raw::Postgres { client, .. } => client.execute(&sql, &[&id, &value]).await.unwrap(),
+            Raw::Postgres { client, .. } => client.execute(&sql, &[&id, value]).await.unwrap(),
             Raw::Embedded { .. } => self
                 .sqlite()
                 .execute(&sql.replace('$', "?"), rusqlite::params![id, value])

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
+use crate::domain::PhoneNumber;
+
 pub use self::bandwidth::BandwidthOut;
 pub use self::twilio::TwilioOut;
 pub use crate::domain::Carrier;
@@ -132,20 +134,20 @@ impl Carriers {
     /// reports delivery under it); the carrier's message id on success.
     pub async fn send(
         &self,
-        carrier: &str,
-        to: &str,
+        carrier: Carrier,
+        to: &PhoneNumber,
         text: &str,
         outbox_id: Uuid,
     ) -> Result<Option<String>, SendError> {
-        let known = Carrier::parse(carrier);
-        match (known, &self.bandwidth, &self.twilio) {
-            (Some(Carrier::Bandwidth), Some(b), _) => {
+        let to = to.as_str();
+        match (carrier, &self.bandwidth, &self.twilio) {
+            (Carrier::Bandwidth, Some(b), _) => {
                 b.send(&self.http, to, text, outbox_id).await.map(Some)
             }
-            (Some(Carrier::Twilio), _, Some(t)) => {
+            (Carrier::Twilio, _, Some(t)) => {
                 t.send(&self.http, to, text, outbox_id).await.map(Some)
             }
-            (Some(Carrier::Chat), _, _) => {
+            (Carrier::Chat, _, _) => {
                 println!("jules> {text}");
                 Ok(None)
             }
@@ -154,7 +156,7 @@ impl Carriers {
                 Ok(None)
             }
             _ => Err(SendError::Refused(format!(
-                "no send client for carrier {carrier:?}"
+                "no send client for carrier {carrier}"
             ))),
         }
     }
@@ -163,11 +165,18 @@ impl Carriers {
     /// outcome is unknown began), a little earlier for the clocks' difference. One
     /// person's messages go out one at a time, so such a message that is not one of the
     /// person's earlier messages is this one.
-    pub async fn find(&self, carrier: &str, to: &str, text: &str, since: SystemTime) -> Lookup {
+    pub async fn find(
+        &self,
+        carrier: Carrier,
+        to: &PhoneNumber,
+        text: &str,
+        since: SystemTime,
+    ) -> Lookup {
         let from = since - CLOCK_SKEW;
-        match (Carrier::parse(carrier), &self.bandwidth, &self.twilio) {
-            (Some(Carrier::Bandwidth), Some(b), _) => b.find(&self.http, to, from).await,
-            (Some(Carrier::Twilio), _, Some(t)) => t.find(&self.http, to, text, from).await,
+        let to = to.as_str();
+        match (carrier, &self.bandwidth, &self.twilio) {
+            (Carrier::Bandwidth, Some(b), _) => b.find(&self.http, to, from).await,
+            (Carrier::Twilio, _, Some(t)) => t.find(&self.http, to, text, from).await,
             // The terminal and the console keep nothing to ask; they never fail mid-send.
             _ => Ok(Vec::new()),
         }

@@ -13,6 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Pipeline;
+use crate::domain::Carrier;
 use crate::policy::Decided;
 use crate::store::{
     AgeStatus, ComplianceEntry, ComplianceEvent, Decision, OpenTurn, StoreError, Tier, Turn,
@@ -28,7 +29,7 @@ pub(super) struct Gathered {
     /// The turn's texts, oldest first.
     pub ids: Vec<Uuid>,
     /// The carrier the answers go out through (the first text's).
-    pub carrier: String,
+    pub carrier: Carrier,
     pub now: SystemTime,
     pub asked: Arc<Asked>,
 }
@@ -72,7 +73,7 @@ impl Pipeline {
         let (assessment, decided) = self.decide(&turn.asked).await;
         let mut out = TurnOutcome {
             user_id,
-            carrier: turn.carrier.clone(),
+            carrier: turn.carrier,
             texts: turn.ids.clone(),
             at: turn.now,
             decisions: vec![
@@ -139,7 +140,7 @@ impl Pipeline {
         else {
             return Ok(None);
         };
-        let Some(carrier) = pending.first().map(|(_, c)| c.clone()) else {
+        let Some(carrier) = pending.first().map(|(_, c)| *c) else {
             return Ok(None);
         };
         let ids: Vec<Uuid> = pending.iter().map(|(t, _)| t.message_id).collect();

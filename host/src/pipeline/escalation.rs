@@ -132,7 +132,7 @@ impl Pipeline {
                 out.user_id,
                 out.texts.first().copied(),
                 purpose,
-                &out.carrier,
+                out.carrier,
                 &shaped.text,
                 shaped.segments as i32,
             )

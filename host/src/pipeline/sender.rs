@@ -86,7 +86,7 @@ impl Pipeline {
         }
         match self
             .carriers
-            .send(&row.carrier, &row.to, &row.text, row.outbox_id)
+            .send(row.carrier, &row.to, &row.text, row.outbox_id)
             .await
         {
             Ok(carrier_id) => {
@@ -136,11 +136,11 @@ impl Pipeline {
         };
         let listed = self
             .carriers
-            .find(&row.carrier, &row.to, &row.text, since)
+            .find(row.carrier, &row.to, &row.text, since)
             .await;
         let lookup = match listed {
             Ok(ids) => {
-                let known = db.known_carrier_ids(&row.carrier, &ids).await?;
+                let known = db.known_carrier_ids(row.carrier.as_str(), &ids).await?;
                 Ok(ids.into_iter().find(|id| !known.contains(id)))
             }
             Err(reason) => Err(reason),

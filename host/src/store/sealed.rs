@@ -54,7 +54,7 @@ pub struct Turn {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenTurn {
     pub user: User,
-    pub pending: Vec<(Turn, String)>,
+    pub pending: Vec<(Turn, Carrier)>,
     /// Inbound texts since the time asked for.
     pub inbound_since: i64,
     /// Whether the person has any message besides the pending ones.
@@ -67,9 +67,9 @@ pub struct Outgoing {
     pub outbox_id: Uuid,
     pub message_id: Uuid,
     pub user_id: Uuid,
-    pub carrier: String,
+    pub carrier: Carrier,
     pub attempts: i32,
-    pub to: String,
+    pub to: PhoneNumber,
     pub text: String,
     pub user_status: UserStatus,
     pub purpose: Purpose,
@@ -79,6 +79,20 @@ pub struct Outgoing {
 
 fn binding<'a>(table: &'a str, column: &'a str, row: &'a str) -> Binding<'a> {
     Binding { table, column, row }
+}
+
+fn carrier(name: &str) -> Result<Carrier, StoreError> {
+    Carrier::parse(name).ok_or_else(|| StoreError::Corrupt {
+        what: "carrier",
+        value: name.to_string(),
+    })
+}
+
+fn phone(bytes: Vec<u8>) -> Result<PhoneNumber, StoreError> {
+    PhoneNumber::parse(&text(bytes, "phone")?).map_err(|e| StoreError::Corrupt {
+        what: "phone",
+        value: e.to_string(),
+    })
 }
 
 fn text(bytes: Vec<u8>, what: &'static str) -> Result<String, StoreError> {
@@ -210,7 +224,7 @@ impl Store {
     /// field and the rule, never the value), sealed; false when it was kept before.
     pub async fn record_rejected(
         &self,
-        carrier: &str,
+        carrier: Carrier,
         reason: &str,
         raw: &[u8],
     ) -> Result<bool, StoreError> {
@@ -222,7 +236,7 @@ impl Store {
         self.backend
             .record_rejected(&NewRejected {
                 id,
-                carrier,
+                carrier: carrier.as_str(),
                 reason,
                 body: &self.seal("rejected_events", "body", id, raw),
                 fingerprint: &fingerprint,
@@ -311,7 +325,7 @@ impl Store {
     pub async fn queue_reply(
         &self,
         user_id: Uuid,
-        carrier: &str,
+        carrier: Carrier,
         body: &str,
         segments: i32,
     ) -> Result<(Uuid, Uuid), StoreError> {
@@ -328,7 +342,7 @@ impl Store {
         user_id: Uuid,
         reply_to: Option<Uuid>,
         purpose: Purpose,
-        carrier: &str,
+        carrier: Carrier,
         body: &str,
         segments: i32,
     ) -> Result<Option<(Uuid, Uuid)>, StoreError> {
@@ -342,7 +356,7 @@ impl Store {
                 user_id,
                 reply_to,
                 purpose,
-                carrier,
+                carrier: carrier.as_str(),
                 body: &sealed,
                 segments,
             })
@@ -371,7 +385,7 @@ impl Store {
                     text: text(self.unseal("messages", "body", m.id, &m.body)?, "body")?,
                     at_ms: millis(m.created_at),
                 };
-                Ok((turn, m.carrier))
+                Ok((turn, carrier(&m.carrier)?))
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(Some(OpenTurn {
@@ -403,19 +417,19 @@ impl Store {
         for c in rows {
             let opened = self
                 .unseal("users", "phone", c.user_id, &c.phone)
-                .and_then(|p| text(p, "phone"))
+                .and_then(phone)
                 .and_then(|to| {
                     let body = self.unseal("messages", "body", c.message_id, &c.body)?;
-                    Ok((to, text(body, "body")?))
+                    Ok((to, text(body, "body")?, carrier(&c.carrier)?))
                 });
             match opened {
-                Ok((to, text)) => out.push(Outgoing {
+                Ok((to, text, carrier)) => out.push(Outgoing {
                     to,
                     text,
                     outbox_id: c.id,
                     message_id: c.message_id,
                     user_id: c.user_id,
-                    carrier: c.carrier,
+                    carrier,
                     attempts: c.attempts,
                     user_status: c.user_status,
                     purpose: c.purpose,

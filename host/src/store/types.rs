@@ -319,7 +319,7 @@ pub struct ComplianceEntry {
 pub struct TurnOutcome {
     pub user_id: Uuid,
     /// The carrier the answers go out through.
-    pub carrier: String,
+    pub carrier: crate::domain::Carrier,
     /// The turn's texts, oldest first: marked replied. Answers and decisions are
     /// about the first.
     pub texts: Vec<Uuid>,

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use jules::crypto::KeyRing;
+use jules::domain::Carrier;
 use jules::store::rotate::{census, rotate};
 use jules::store::{
     ComplianceEntry, ComplianceEvent, Decision, KeyMismatch, NewCrisisEvent, Purpose, Recorded,
@@ -130,7 +131,7 @@ async fn recent_turns_are_the_newest_oldest_first(f: Fixture) {
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     f.store
-        .queue_reply(user, "bandwidth", "reply", 1)
+        .queue_reply(user, Carrier::Bandwidth, "reply", 1)
         .await
         .unwrap();
     let turns = f.store.recent_turns(user, 3).await.unwrap();
@@ -277,7 +278,7 @@ async fn nothing_personal_is_stored_in_the_clear(f: Fixture) {
         .await
         .unwrap();
     f.store
-        .queue_reply(user, "bandwidth", "I'm here with you, Marigold", 1)
+        .queue_reply(user, Carrier::Bandwidth, "I'm here with you, Marigold", 1)
         .await
         .unwrap();
     let dump = f.dump().await;
@@ -448,7 +449,7 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
             u,
             Some(m),
             Purpose::OptOutConfirmation,
-            "bandwidth",
+            Carrier::Bandwidth,
             "You are unsubscribed.",
             1,
         )
@@ -461,7 +462,7 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
             u,
             Some(m),
             Purpose::OptOutConfirmation,
-            "bandwidth",
+            Carrier::Bandwidth,
             "You are unsubscribed.",
             1,
         )
@@ -473,7 +474,14 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
     );
     let other = f
         .store
-        .queue_answer(u, Some(m), Purpose::CrisisResources, "bandwidth", "988", 1)
+        .queue_answer(
+            u,
+            Some(m),
+            Purpose::CrisisResources,
+            Carrier::Bandwidth,
+            "988",
+            1,
+        )
         .await
         .unwrap();
     assert!(other.is_some());
@@ -496,33 +504,45 @@ async fn an_answer_is_queued_once_per_purpose(f: Fixture) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outbox_row_that_does_not_open_is_dead_lettered_alone() {
+async fn outbox_rows_that_do_not_open_are_dead_lettered_alone() {
     for f in [Fixture::postgres().await, Fixture::embedded().await] {
         let (user, _) = f.user_of("+15550000031", "m1", "hi").await;
-        let (bad, _) = f
-            .store
-            .queue_reply(user, "bandwidth", "one", 1)
-            .await
-            .unwrap();
-        f.store
-            .queue_reply(user, "bandwidth", "two", 1)
-            .await
-            .unwrap();
-        let mut body = f.raw_get("messages", "body", bad).await;
+        let queue = async |text| {
+            f.store
+                .queue_reply(user, Carrier::Bandwidth, text, 1)
+                .await
+                .unwrap()
+        };
+        let (tampered, _) = queue("one").await;
+        let (_, unknown_carrier) = queue("two").await;
+        queue("three").await;
+        let mut body = f.raw_get("messages", "body", tampered).await;
         let last = body.len() - 1;
         body[last] ^= 1;
-        f.raw_set("messages", "body", bad, &body).await;
-        let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
-        assert!(rows.is_empty(), "the bad row is dead-lettered");
+        f.raw_set("messages", "body", tampered, &body).await;
+        f.raw_set_text("outbox", "carrier", unknown_carrier, "pigeon")
+            .await;
+        for _ in 0..2 {
+            let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
+            assert!(rows.is_empty(), "the bad row is dead-lettered");
+        }
         // Its person's next message is claimable at once.
         let rows = f.store.claim(10, Duration::from_secs(60)).await.unwrap();
         assert_eq!(
             rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
-            ["two"]
+            ["three"]
         );
         let dead = f.store.db().dead_letters().await.unwrap();
-        assert_eq!(dead.len(), 1);
-        assert!(dead[0].1.contains("messages.body"), "{dead:?}");
+        assert_eq!(dead.len(), 2);
+        assert!(
+            dead.iter().any(|d| d.1.contains("messages.body")),
+            "{dead:?}"
+        );
+        assert!(
+            dead.iter()
+                .any(|d| d.1.contains("carrier") && d.1.contains("pigeon")),
+            "{dead:?}"
+        );
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
+use jules::domain::Carrier;
 use jules::store::{MessageStatus, Outgoing, UserStatus};
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ async fn queue_for(f: &Fixture, phone: &str, n: usize) -> (Uuid, Vec<Uuid>) {
     for i in 0..n {
         let (_, outbox) = f
             .store
-            .queue_reply(user, "bandwidth", &format!("reply {i}"), 1)
+            .queue_reply(user, Carrier::Bandwidth, &format!("reply {i}"), 1)
             .await
             .unwrap();
         queued.push(outbox);

@@ -106,7 +106,7 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {
             Err(EventError::Invalid(reason)) => {
                 let raw = raw.to_string();
                 outcome
-                    .reject(state, "bandwidth", reason, raw.as_bytes())
+                    .reject(state, Carrier::Bandwidth, reason, raw.as_bytes())
                     .await?
             }
             Err(EventError::Store(e)) => return Err(e.into()),

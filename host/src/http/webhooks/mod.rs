@@ -12,6 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::domain::Carrier;
+
 /// Carrier credentials the webhooks check.
 #[derive(Debug, Clone, Default)]
 pub struct IngressSettings {
@@ -92,12 +94,12 @@ impl Outcome {
     pub(super) async fn reject(
         &mut self,
         state: &crate::http::AppState,
-        carrier: &str,
+        carrier: Carrier,
         reason: String,
         raw: &[u8],
     ) -> Result<(), Refusal> {
         let new = state.store.record_rejected(carrier, &reason, raw).await?;
-        tracing::warn!(carrier, reason = %reason, new, "webhook event rejected and kept aside");
+        tracing::warn!(%carrier, reason = %reason, new, "webhook event rejected and kept aside");
         self.rejected.push(reason);
         Ok(())
     }

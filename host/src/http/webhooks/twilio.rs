@@ -145,7 +145,9 @@ async fn handle(
     let mut outcome = Outcome::default();
     match message(state, params, outbox).await {
         Ok(handled) => outcome.handled(handled),
-        Err(EventError::Invalid(reason)) => outcome.reject(state, "twilio", reason, raw).await?,
+        Err(EventError::Invalid(reason)) => {
+            outcome.reject(state, Carrier::Twilio, reason, raw).await?
+        }
         Err(EventError::Store(e)) => return Err(e.into()),
     }
     outcome.answer(state)

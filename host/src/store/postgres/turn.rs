@@ -205,7 +205,7 @@ impl PgStore {
                     &fallbacks,
                     &summaries,
                     &t.user_id,
-                    &t.carrier,
+                    &t.carrier.as_str(),
                     &reply_ids,
                     &bodies,
                     &segments,

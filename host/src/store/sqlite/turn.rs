@@ -175,7 +175,7 @@ impl SqliteStore {
                     params![
                         r.message_id,
                         t.user_id,
-                        t.carrier,
+                        t.carrier.as_str(),
                         r.body,
                         r.segments,
                         first,
@@ -186,7 +186,7 @@ impl SqliteStore {
                     tx.execute(
                         "INSERT INTO outbox (id, message_id, user_id, carrier)
                          VALUES (?1, ?2, ?3, ?4)",
-                        params![Uuid::new_v4(), r.message_id, t.user_id, t.carrier],
+                        params![Uuid::new_v4(), r.message_id, t.user_id, t.carrier.as_str()],
                     )?;
                     queued.push(r.message_id);
                 }
