@@ -20,22 +20,17 @@
 //! contention), LOAD_WRAP (a program the host runs under, e.g. a script running
 //! `heaptrack`), LOAD_KEEP_DB (set: the database is kept for inspection).
 
+mod common;
+
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::routing::post;
-
-fn knob(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{Database, Host, knob, wait_until};
 
 /// Fake Bandwidth (send API) and Anthropic, counting what they see.
 struct Fakes {
@@ -121,39 +116,6 @@ async fn start_fakes(f: Arc<Fakes>) -> String {
     url
 }
 
-/// The shipped bundles with age verification off (there is no verification provider).
-fn policy_dir(root: &Path) -> PathBuf {
-    let dir = root.join("target/load-policies");
-    for name in ["crisis", "compliance", "prompt"] {
-        let (src, dst) = (root.join("policies").join(name), dir.join(name));
-        std::fs::create_dir_all(&dst).unwrap();
-        for file in ["bundle.toml", "component.wasm", "config.json"] {
-            std::fs::copy(src.join(file), dst.join(file)).unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e} (run scripts/build-policies)",
-                    src.join(file).display()
-                )
-            });
-        }
-        let m = dst.join("bundle.toml");
-        let text = std::fs::read_to_string(&m).unwrap();
-        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("corpus")).collect();
-        std::fs::write(&m, kept.join("\n")).unwrap();
-    }
-    let config = dir.join("compliance/config.json");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace(
-            "\"require-age-verification\": true",
-            "\"require-age-verification\": false",
-        )
-        .replace("\"free-daily-limit\": 50", "\"free-daily-limit\": 100000"),
-    )
-    .unwrap();
-    dir
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -163,19 +125,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// The host in a process group of its own: dropping this kills the group, so a host
-/// run under LOAD_WRAP (e.g. heaptrack, which runs it as a child) does not outlive the
-/// bench.
-struct Host(Child);
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the group this bench created; no memory is touched.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
 }
 
 fn event(id: &str, from: &str) -> serde_json::Value {
@@ -190,15 +139,6 @@ fn event(id: &str, from: &str) -> serde_json::Value {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "{what}: not done after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    start.elapsed()
 }
 
 /// Texts from `n` new people (`phones` + 6 digits; 64 senders at a time); returns (seconds until every
@@ -269,23 +209,10 @@ fn main() {
 }
 
 async fn run(fakes: Arc<Fakes>, fake_url: String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let admin = std::env::var("BENCH_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("jules_load_{:08x}", rand::random::<u32>());
-    let admin_client = jules::store::migrate::connect(&admin)
-        .await
-        .expect("Postgres answers");
-    admin_client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let root = common::workspace();
+    let db = Database::create("jules_load").await;
+    let db_url = db.url.clone();
+    let port = common::free_port();
     let data = tempfile::tempdir().unwrap();
     let host = Host(
         match std::env::var("LOAD_WRAP") {
@@ -300,7 +227,7 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
         .current_dir(&root)
         .env("PORT", port.to_string())
         .env("DATA_DIR", data.path())
-        .env("POLICY_DIR", policy_dir(&root))
+        .env("POLICY_DIR", common::policy_dir("load-policies"))
         .env("DATABASE_URL", &db_url)
         .env("DATABASE_POOL_SIZE", knob("LOAD_POOL_SIZE", 8).to_string())
         .env_remove("REDIS_URL")
@@ -323,13 +250,10 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
         .spawn()
         .expect("spawn jules serve"),
     );
-    let pid = host.0.id();
+    let pid = host.id();
     let base = format!("http://127.0.0.1:{port}");
     let http = jules::net::client(Duration::from_secs(120));
-    wait_until("jules serve starting", Duration::from_secs(120), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
+    common::listening(port, Duration::from_secs(120)).await;
     let ids = AtomicUsize::new(0);
     let next = || ids.fetch_add(1, Ordering::Relaxed);
     println!(
@@ -367,12 +291,10 @@ async fn run(fakes: Arc<Fakes>, fake_url: String) {
     }
     drop(host);
     if std::env::var("LOAD_KEEP_DB").is_ok() {
-        println!("database kept: {name}");
+        println!("database kept: {}", db.name);
         return;
     }
-    let _ = admin_client
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await;
+    db.drop_it().await;
 }
 
 /// 1. Ack latency at a fixed rate.
