@@ -32,8 +32,7 @@ use std::time::{Duration, Instant};
 
 use common::{Database, Host, knob};
 use fakes::{
-    Fake, Seen, anthropic_error, anthropic_reply, bandwidth_accepted, bandwidth_error,
-    openai_error,
+    Fake, Seen, anthropic_error, anthropic_reply, bandwidth_accepted, bandwidth_error, openai_error,
 };
 use rand::{Rng, RngCore, SeedableRng};
 use uuid::Uuid;
@@ -215,7 +214,13 @@ async fn deliver(
             .send()
             .await;
         if sent.is_ok_and(|r| r.status().is_success()) {
-            posted.lock().unwrap().acked.entry(from).or_default().push(id);
+            posted
+                .lock()
+                .unwrap()
+                .acked
+                .entry(from)
+                .or_default()
+                .push(id);
             return;
         }
         posted.lock().unwrap().retried += 1;
@@ -249,7 +254,10 @@ async fn run(seed: u64, p: Providers) -> bool {
     let db = Database::create("jules_chaos").await;
     let mut redis = Redis::start(common::free_port());
     let env: Vec<(&'static str, String)> = vec![
-        ("POLICY_DIR", common::policy_dir("chaos-policies").display().to_string()),
+        (
+            "POLICY_DIR",
+            common::policy_dir("chaos-policies").display().to_string(),
+        ),
         ("DATABASE_URL", db.url.clone()),
         ("DATABASE_POOL_SIZE", "6".into()),
         ("REDIS_URL", format!("redis://127.0.0.1:{}", redis.port)),
@@ -271,7 +279,10 @@ async fn run(seed: u64, p: Providers) -> bool {
         ("COALESCE_WINDOW_MS", "0".into()),
         ("LOG_LEVEL", "error".into()),
         // One key set for both hosts (development would generate one per data folder).
-        ("ENCRYPTION_KEYS", jules::crypto::KeyRing::generate("chaos").unwrap().to_spec()),
+        (
+            "ENCRYPTION_KEYS",
+            jules::crypto::KeyRing::generate("chaos").unwrap().to_spec(),
+        ),
         ("BLIND_INDEX_KEY", "Q".repeat(44)),
     ];
     let mut replicas: Vec<Replica> = (0..2)
@@ -360,8 +371,9 @@ async fn run(seed: u64, p: Providers) -> bool {
         .await
         .expect("the chaos database answers");
     let quiet = settle(&client).await;
-    let counts = count(&client, &p.bandwidth.seen(), &posted.lock().unwrap()).await;
-    let retried = posted.lock().unwrap().retried;
+    let posted = std::mem::take(&mut *posted.lock().unwrap());
+    let counts = count(&client, &p.bandwidth.seen(), &posted).await;
+    let retried = posted.retried;
     println!(
         "faults: {host_kills} hosts killed (SIGKILL) and restarted, {redis_kills} Redis kills; {retried} posts refused or cut and posted again"
     );
@@ -531,7 +543,11 @@ async fn count(client: &tokio_postgres::Client, carrier: &[Seen], posted: &Poste
     Counts {
         acked: posted.acked.values().map(Vec::len).sum(),
         people: posted.acked.len(),
-        answered: posted.acked.keys().filter(|p| taken.contains_key(*p)).count(),
+        answered: posted
+            .acked
+            .keys()
+            .filter(|p| taken.contains_key(*p))
+            .count(),
         lost,
         dead_lettered,
         duplicates,
