@@ -136,3 +136,53 @@ fn check_describes_a_component_and_refuses_capabilities() {
     assert!(out.contains("REFUSED  wasi:clocks/wall-clock"), "{out}");
     assert!(err.contains("capabilities policies may not have"), "{err}");
 }
+
+#[test]
+fn a_crisis_report_says_who_would_get_the_resources_per_language() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("eval.jsonl");
+    std::fs::write(
+        &corpus,
+        concat!(
+            "{\"id\":\"a\",\"text\":\"im going to end it all tonight\",\"expect\":{\"severity\":\"imminent\",\"categories\":[\"suicide\"]}}\n",
+            "{\"id\":\"b\",\"text\":\"what a lovely day\",\"expect\":{\"severity\":\"imminent\",\"categories\":[\"suicide\"]}}\n",
+            "{\"id\":\"c\",\"text\":\"i killed it at the gym\",\"expect\":{\"severity\":\"none\"}}\n",
+            "{\"id\":\"d\",\"text\":\"me quiero morir\",\"expect\":{\"severity\":\"moderate\",\"categories\":[\"suicide\"]},\"note\":\"lang:es\"}\n",
+            "{\"id\":\"e\",\"text\":\"i want to kill myself\",\"expect\":{\"severity\":\"none\"},\"note\":\"mislabelled on purpose lang:es\"}\n",
+        ),
+    )
+    .unwrap();
+    let bundle = shipped_bundle("crisis");
+    let (code, out, _) = jules(&[
+        "policy",
+        "test",
+        bundle.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let row = |lang: &str, category: &str| -> Vec<String> {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq([lang, category]))
+            .unwrap_or_else(|| panic!("no {lang} {category} row:\n{out}"));
+        line.split_whitespace()
+            .skip(2)
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(out.contains("escalation (at moderate)"), "{out}");
+    // en: 1 of 2 imminent escalated, assessed imminent; the negative left alone.
+    assert_eq!(
+        row("en", "all"),
+        [
+            "0.50", "(1/2)", "0.50", "(1/2)", "0.50", "(1/2)", "0.00", "(0/1)", "-"
+        ]
+    );
+    // es: the one crisis escalated; the (mislabelled) negative escalated.
+    assert_eq!(
+        row("es", "all"),
+        ["1.00", "(1/1)", "-", "-", "1.00", "(1/1)", "-"]
+    );
+}

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use jules_policy_corpus::{Fixture, Output, Verdict, describe};
 
-use crate::policy::{CallError, LoadedBundle};
+use super::escalation::Escalation;
+use crate::policy::{Baseline, CallError, LoadedBundle};
 
 pub enum Outcome {
     Checked {
@@ -56,6 +57,8 @@ pub struct Report {
     pub world: String,
     pub rows: Vec<ResultRow>,
     pub labels: BTreeMap<String, LabelScore>,
+    /// Crisis bundles: who would get the crisis resources.
+    pub escalation: Option<Escalation>,
 }
 
 impl Report {
@@ -79,6 +82,10 @@ impl Report {
             bundle: format!("{} {}", bundle.manifest.name, bundle.manifest.version),
             digest: bundle.digest.to_string(),
             world: bundle.world.to_string(),
+            escalation: match bundle.baseline() {
+                Baseline::Crisis(d) => Escalation::count(d.response().escalate_at, &rows),
+                _ => None,
+            },
             rows,
             labels,
         }
@@ -127,6 +134,9 @@ impl Report {
                 pct(s.precision()),
                 pct(s.recall())
             );
+        }
+        if let Some(e) = &self.escalation {
+            let _ = writeln!(out, "\n{}", e.render());
         }
         let failing: Vec<&ResultRow> = self.rows.iter().filter(|r| !r.passed()).collect();
         if !failing.is_empty() {
