@@ -22,6 +22,22 @@ fn jules(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `jules policy test` of the shipped crisis bundle on a corpus of `lines`.
+fn crisis_test_on(lines: &str) -> (i32, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus.jsonl");
+    std::fs::write(&corpus, lines).unwrap();
+    let bundle = shipped_bundle("crisis");
+    jules(&[
+        "policy",
+        "test",
+        bundle.to_str().unwrap(),
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--no-progress",
+    ])
+}
+
 #[test]
 fn shipped_bundles_pass_their_own_corpora() {
     for name in ["crisis", "compliance", "prompt"] {
@@ -88,22 +104,9 @@ fn a_failing_fixture_exits_1_and_is_listed_with_evidence() {
 
 #[test]
 fn a_bad_corpus_line_exits_2_naming_the_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("bad.jsonl");
-    std::fs::write(
-        &corpus,
+    let (code, _, err) = crisis_test_on(
         "{\"id\":\"a\",\"text\":\"hi\",\"expect\":{\"severity\":\"none\"}}\n{not json\n",
-    )
-    .unwrap();
-    let bundle = shipped_bundle("crisis");
-    let (code, _, err) = jules(&[
-        "policy",
-        "test",
-        bundle.to_str().unwrap(),
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("line 2"), "{err}");
 }
@@ -139,28 +142,13 @@ fn check_describes_a_component_and_refuses_capabilities() {
 
 #[test]
 fn a_crisis_report_says_who_would_get_the_resources_per_language() {
-    let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("eval.jsonl");
-    std::fs::write(
-        &corpus,
-        concat!(
-            "{\"id\":\"a\",\"text\":\"im going to end it all tonight\",\"expect\":{\"severity\":\"imminent\",\"categories\":[\"suicide\"]}}\n",
-            "{\"id\":\"b\",\"text\":\"what a lovely day\",\"expect\":{\"severity\":\"imminent\",\"categories\":[\"suicide\"]}}\n",
-            "{\"id\":\"c\",\"text\":\"i killed it at the gym\",\"expect\":{\"severity\":\"none\"}}\n",
-            "{\"id\":\"d\",\"text\":\"me quiero morir\",\"expect\":{\"severity\":\"moderate\",\"categories\":[\"suicide\"]},\"note\":\"lang:es\"}\n",
-            "{\"id\":\"e\",\"text\":\"i want to kill myself\",\"expect\":{\"severity\":\"none\"},\"note\":\"mislabelled on purpose lang:es\"}\n",
-        ),
-    )
-    .unwrap();
-    let bundle = shipped_bundle("crisis");
-    let (code, out, _) = jules(&[
-        "policy",
-        "test",
-        bundle.to_str().unwrap(),
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let (code, out, _) = crisis_test_on(concat!(
+        "{\"id\":\"a\",\"text\":\"im going to end it all tonight\",\"expect\":{\"severity\":\"imminent\",\"categories\":[\"suicide\"]}}\n",
+        "{\"id\":\"b\",\"text\":\"what a lovely day\",\"expect\":{\"severity\":\"imminent\",\"categories\":[\"suicide\"]}}\n",
+        "{\"id\":\"c\",\"text\":\"i killed it at the gym\",\"expect\":{\"severity\":\"none\"}}\n",
+        "{\"id\":\"d\",\"text\":\"me quiero morir\",\"expect\":{\"severity\":\"moderate\",\"categories\":[\"suicide\"]},\"note\":\"lang:es\"}\n",
+        "{\"id\":\"e\",\"text\":\"i want to kill myself\",\"expect\":{\"severity\":\"none\"},\"note\":\"mislabelled on purpose lang:es\"}\n",
+    ));
     assert_eq!(code, 1, "{out}");
     let row = |lang: &str, category: &str| -> Vec<String> {
         let line = out
