@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use jules::domain::Carrier;
 use jules::memory::{Memory, MemorySettings};
 use jules::store::{Recorded, Turn};
-use support::redis::{PrivateRedis, dump, prefix, shared, ttl};
+use support::redis::{PrivateRedis, dump, persist, prefix, shared, ttl};
 use support::store::Fixture;
 use uuid::Uuid;
 
@@ -86,6 +86,38 @@ async fn redis_keeps_recent_turns_bounded_with_a_ttl() {
     );
     let left = ttl(&url, &format!("{prefix}turns:{u}")).await;
     assert!((590..=600).contains(&left), "ttl {left}");
+    assert_eq!(memory.stats().failures.load(Ordering::Relaxed), 0);
+}
+
+/// Every way a key is written leaves it expiring: a key without a TTL would keep a
+/// person's sealed conversation in Redis for ever. Before each write the key's TTL is
+/// removed, so only that write can have set it.
+#[tokio::test]
+async fn every_redis_write_path_sets_the_ttl() {
+    let f = Fixture::postgres().await;
+    let url = shared().await;
+    let s = settings(4);
+    let prefix = s.key_prefix.clone();
+    let memory = Memory::new(Some(&url), f.store.clone(), s).unwrap();
+    let u = user(&f, "+15552220009", "first").await;
+    let (turns, prefs) = (format!("{prefix}turns:{u}"), format!("{prefix}prefs:{u}"));
+    let expiring = async |key: &str, path: &str| {
+        let left = ttl(&url, key).await;
+        assert!((590..=600).contains(&left), "{path}: ttl {left}");
+        persist(&url, key).await;
+    };
+
+    memory.recent_turns(u).await.unwrap();
+    expiring(&turns, "a fill on a miss").await;
+    said(&f, &memory, u, "a reply").await;
+    expiring(&turns, "a turn appended").await;
+    memory.preferences(u).await.unwrap();
+    expiring(&prefs, "preferences cached on a miss").await;
+    memory
+        .set_preferences(u, &serde_json::json!({"nickname": "Wren"}))
+        .await
+        .unwrap();
+    expiring(&prefs, "preferences set").await;
     assert_eq!(memory.stats().failures.load(Ordering::Relaxed), 0);
 }
 

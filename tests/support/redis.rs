@@ -71,6 +71,17 @@ pub async fn ttl(url: &str, key: &str) -> i64 {
         .unwrap()
 }
 
+/// Remove `key`'s TTL (1 when it had one).
+pub async fn persist(url: &str, key: &str) -> i64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("PERSIST")
+        .arg(key)
+        .query_async(&mut c)
+        .await
+        .unwrap()
+}
+
 /// A redis-server of this test's own, on a free port; stopped on drop.
 pub struct PrivateRedis {
     pub port: u16,
