@@ -114,6 +114,73 @@ async fn concurrent_deliveries_of_one_message_store_one_row(f: Fixture) {
     ));
 }
 
+/// The second insert of one carrier message id, forced to wait on the first's
+/// uncommitted row: once the first commits, the second is a duplicate, not an error
+/// (which would answer the carrier 503 and have it retry for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_racing_an_uncommitted_one_is_a_duplicate() {
+    let f = Fixture::postgres().await;
+    let (user, _) = f.user_of("+15551234568", "bw-earlier", "hi").await;
+    let support::store::Raw::Postgres { client, _db: db } = &f.raw else {
+        unreachable!("a Postgres fixture")
+    };
+    client
+        .batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO messages (user_id, direction, carrier, carrier_message_id, body, status)
+             VALUES ('{user}', 'in', 'bandwidth', 'bw-race', '\\x00', 'received');"
+        ))
+        .await
+        .unwrap();
+    let store = f.store.clone();
+    let second = tokio::spawn(async move {
+        store
+            .record_inbound(
+                jules::domain::Carrier::Bandwidth,
+                &id("bw-race"),
+                &phone("+15551234568"),
+                "hello again",
+                1,
+                now(),
+            )
+            .await
+    });
+    // Wait until the second insert waits on the first's row lock.
+    let watcher = jules::store::migrate::connect(&db.url).await.unwrap();
+    let waited = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO messages%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !second.is_finished() && waited.elapsed() < Duration::from_secs(10),
+            "the second insert never waited on the first"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    client.batch_execute("COMMIT").await.unwrap();
+    let (recorded, _) = second.await.unwrap().expect("a duplicate, not an error");
+    assert!(matches!(recorded, Recorded::Duplicate), "{recorded:?}");
+    let rows: i64 = client
+        .query_one(
+            "SELECT count(*) FROM messages WHERE carrier_message_id = 'bw-race'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}
+
 async fn one_phone_is_one_user(f: Fixture) {
     let (a, _) = f.user_of("+15550000001", "m1", "hi").await;
     let (b, _) = f.user_of("+15550000001", "m2", "again").await;
