@@ -1,10 +1,8 @@
 //! `jules policy test` and `jules policy check` as an author runs them.
 
-mod support;
-
 use std::process::Command;
 
-use support::{shipped_bundle, temp_bundle, test_component, workspace};
+use crate::support::{shipped_bundle, temp_bundle, test_component, workspace};
 
 fn jules(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_jules"))

@@ -1,12 +1,10 @@
 //! `jules keys` as an operator runs it: generate a key, rotate to it, retire the old.
 
-mod support;
-
 use std::process::Command;
 use std::time::SystemTime;
 
-use support::TestDatabase;
-use support::store::secrets;
+use crate::support::TestDatabase;
+use crate::support::store::secrets;
 
 const BLIND: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
 

@@ -1,13 +1,10 @@
 //! The shipped bundles: the component and the native baseline give the same answer on
 //! every fixture (one source, two targets), and no text makes either fail.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
+use crate::support::{runtime, shipped_bundle};
 use jules::policy::{LoadedBundle, PromptInput};
 use jules_policy_corpus::{Case, parse};
 use jules_policy_model::{Assessment, Inbound, Role, Severity, Turn, UserContext, World};
-use support::{runtime, shipped_bundle};
 
 fn fixtures(bundle: &LoadedBundle, name: &str) -> Vec<jules_policy_corpus::Fixture> {
     let path = shipped_bundle(name).join("corpus.jsonl");

@@ -1,14 +1,12 @@
 //! `jules serve` with no configuration: starts on the shipped policies and answers
 //! /health and /ready.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use support::fakes::Fake;
-use support::{TestDatabase, shipped_bundle, workspace};
+use crate::support::fakes::Fake;
+use crate::support::{TestDatabase, shipped_bundle, workspace};
 
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -203,7 +201,7 @@ fn production_refuses_every_development_stand_in() {
 async fn serve_on_postgres_and_redis_migrates_and_reports_a_lost_database() {
     shipped_bundle("crisis");
     let db = TestDatabase::create().await;
-    let redis = support::redis::shared().await;
+    let redis = crate::support::redis::shared().await;
     let data = tempfile::tempdir().unwrap();
     let env = [
         ("DATABASE_URL", db.url.as_str()),
@@ -338,7 +336,7 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
     let (keys, blind) = (format!("k1:{}", b64(7)), b64(9));
     // Production sends through a real carrier and asks a real model: fakes of both.
     let fakes = tokio::runtime::Runtime::new().unwrap();
-    let policies = support::app::policy_dir().display().to_string();
+    let policies = crate::support::app::policy_dir().display().to_string();
     let (carrier, model) =
         fakes.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
     let env = [

@@ -1,8 +1,6 @@
 //! `jules chat` as a person uses it: lines in, replies out, through the real pipeline
 //! on the embedded store with the offline responder.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -11,12 +9,12 @@ fn a_terminal_conversation_through_the_pipeline() {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_jules"))
         .args(["chat", "--from", "+15551234567"])
-        .current_dir(support::workspace())
+        .current_dir(crate::support::workspace())
         .env("DATA_DIR", data.path())
-        .env("POLICY_DIR", support::app::policy_dir())
+        .env("POLICY_DIR", crate::support::app::policy_dir())
         .env(
             "POLICY_CACHE_DIR",
-            support::workspace().join("target/e2e-policy-cache"),
+            crate::support::workspace().join("target/e2e-policy-cache"),
         )
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")

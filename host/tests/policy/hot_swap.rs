@@ -1,14 +1,11 @@
 //! Swapping the active bundle while calls are in flight fails no call: every call
 //! completes on the bundle it started with.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::support::{runtime, temp_bundle, test_component};
 use jules_policy_model::{Inbound, UserContext, World};
-use support::{runtime, temp_bundle, test_component};
 
 #[test]
 fn hot_swap_under_concurrent_calls_fails_no_call() {

@@ -1,10 +1,8 @@
 //! `jules migrate` as an operator runs it.
 
-mod support;
-
 use std::process::Command;
 
-use support::TestDatabase;
+use crate::support::TestDatabase;
 
 fn jules(args: &[&str], database_url: Option<&str>) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jules"));

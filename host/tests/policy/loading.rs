@@ -1,12 +1,9 @@
 //! Components that cannot be loaded are refused with a message naming the problem,
 //! and whatever was active stays active.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
+use crate::support::{runtime, temp_bundle, test_component, within};
 use jules::policy::{LoadError, PolicyRuntime};
 use jules_policy_model::{Inbound, UserContext, World};
-use support::{runtime, temp_bundle, test_component, within};
 
 fn load_err(
     rt: &PolicyRuntime,

@@ -1,15 +1,12 @@
 //! A misbehaving component is contained: the failure is classified, counted and
 //! answered by the baseline, marked as a fallback, and the host keeps serving.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::support::{runtime, temp_bundle, test_component, within};
 use jules::policy::{CallError, Fallback, LoadedBundle, PolicyRuntime};
 use jules_policy_model::{Inbound, UserContext, World};
-use support::{runtime, temp_bundle, test_component, within};
 
 fn misbehaving(rt: &PolicyRuntime, config: &str) -> std::sync::Arc<LoadedBundle> {
     let dir = temp_bundle(

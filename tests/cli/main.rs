@@ -1,0 +1,11 @@
+//! The `jules` binary as operators and authors run it: `serve`, `chat`, `keys`,
+//! `migrate`, `policy`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod chat;
+mod keys;
+mod migrate;
+mod policy;
+mod serve;
