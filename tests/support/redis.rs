@@ -62,20 +62,18 @@ pub async fn dump(url: &str, prefix: &str) -> Vec<(String, Vec<Vec<u8>>)> {
 }
 
 pub async fn ttl(url: &str, key: &str) -> i64 {
-    let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("TTL")
-        .arg(key)
-        .query_async(&mut c)
-        .await
-        .unwrap()
+    on_key(url, "TTL", key).await
 }
 
 /// Remove `key`'s TTL (1 when it had one).
 pub async fn persist(url: &str, key: &str) -> i64 {
+    on_key(url, "PERSIST", key).await
+}
+
+async fn on_key(url: &str, command: &str, key: &str) -> i64 {
     let client = redis::Client::open(url).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("PERSIST")
+    redis::cmd(command)
         .arg(key)
         .query_async(&mut c)
         .await
