@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use common::{Database, Host, knob};
 use fakes::{
-    Fake, Seen, anthropic_error, anthropic_reply, bandwidth_accepted, bandwidth_error, openai_error,
+    Fake, Seen, anthropic_error, anthropic_reply, bandwidth_accepted, bandwidth_error,
+    openai_error, openai_reply,
 };
 use rand::{Rng, RngCore, SeedableRng};
 use uuid::Uuid;
@@ -92,7 +93,7 @@ async fn providers(seed: u64) -> Providers {
         if r < 0.30 {
             Some(openai_error(500, "server_error"))
         } else if r < 0.35 {
-            Some(anthropic_reply("given up on by then").after(Duration::from_secs(30)))
+            Some(openai_reply(n, "given up on by then").after(Duration::from_secs(30)))
         } else {
             None
         }

@@ -234,17 +234,7 @@ impl Fake {
 
     /// OpenAI Chat Completions.
     pub async fn openai() -> Fake {
-        Fake::start(|n| {
-            Answer::new(
-                200,
-                serde_json::json!({
-                    "id": format!("chatcmpl-{n}"), "object": "chat.completion",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("GPT here ({n}).")}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                }),
-            )
-        })
-        .await
+        Fake::start(|n| openai_reply(n, &format!("GPT here ({n})."))).await
     }
 
     /// Anything: 204.
@@ -275,6 +265,18 @@ pub fn anthropic_error(status: u16, kind: &str) -> Answer {
     Answer::new(
         status,
         serde_json::json!({"type": "error", "error": {"type": kind, "message": "fake"}}),
+    )
+}
+
+/// OpenAI Chat Completions answering request `n` with `text`.
+pub fn openai_reply(n: usize, text: &str) -> Answer {
+    Answer::new(
+        200,
+        serde_json::json!({
+            "id": format!("chatcmpl-{n}"), "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        }),
     )
 }
 
