@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::matcher::{Matcher, Owner};
+use crate::model::Model;
 use crate::normalize::{Aliases, MAX_ALIAS_WORDS, normalize};
 use crate::pattern::expand;
 
@@ -33,6 +34,8 @@ struct RawConfig {
     guards: Vec<serde_json::Value>,
     #[serde(default)]
     response: Option<serde_json::Value>,
+    #[serde(default)]
+    model: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -235,6 +238,8 @@ pub(crate) struct Config {
     pub(crate) escalators: Vec<Escalator>,
     pub(crate) guards: Vec<Guard>,
     pub(crate) matcher: Matcher,
+    /// The learned classifier; a bundle without one runs on its rules alone.
+    pub(crate) model: Option<Model>,
     /// Shared: the host reads it for every message.
     pub(crate) response: std::sync::Arc<Response>,
 }
@@ -251,9 +256,9 @@ fn check_id(what: &str, id: &str, seen: &mut BTreeMap<String, String>) -> Result
             "{what}.id: `{id}` must be lowercase letters, digits, `.`, `-` or `_`"
         ));
     }
-    if id.starts_with("context.") {
+    if let Some(prefix) = ["context.", "model."].into_iter().find(|p| id.starts_with(p)) {
         return Err(format!(
-            "{what}.id: `{id}`: ids starting with `context.` are reserved"
+            "{what}.id: `{id}`: ids starting with `{prefix}` are reserved"
         ));
     }
     if let Some(other) = seen.insert(id.to_string(), what.to_string()) {
@@ -274,6 +279,7 @@ impl Config {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| format!("config: {e}"))?;
         let _ = raw.note;
         let response = std::sync::Arc::new(response(raw.response)?);
+        let model = raw.model.map(Model::from_value).transpose()?;
         if raw.version != 1 {
             return Err(format!(
                 "version: {} is not supported (expected 1)",
@@ -438,6 +444,7 @@ impl Config {
             escalators,
             guards,
             matcher,
+            model,
             response,
         })
     }

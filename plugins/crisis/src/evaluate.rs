@@ -3,10 +3,11 @@
 
 use jules_policy_model::{Category, Discounted, Severity};
 
-use crate::config::{Config, Kind, bit};
+use crate::config::{CatMask, Config, Kind, Scope, bit};
 use crate::guards::{Target, cues_by_guard, discounting_guard, near};
 use crate::matcher::{Hit, Owner};
-use crate::normalize::normalize;
+use crate::model::{Feature, Model, Reading, features, signal};
+use crate::normalize::{Normalized, normalize};
 
 /// Which escalator classes are present.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +64,9 @@ impl Flags {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CatState {
     pub(crate) base: Severity,
+    /// The model's severity, for a category only the model saw: a floor under what
+    /// the escalators make of `base`.
+    pub(crate) learned: Severity,
     pub(crate) flags: Flags,
     /// Indices into `Eval::escalators` that apply to this category.
     pub(crate) escalators: Vec<usize>,
@@ -76,6 +80,8 @@ pub(crate) struct Eval {
     pub(crate) escalators: Vec<Hit>,
     pub(crate) discounted: Vec<Discounted>,
     pub(crate) states: [Option<CatState>; 4],
+    /// What the model found that counts: category, its severity, original span.
+    pub(crate) model: Vec<(Category, Severity, u32, u32)>,
 }
 
 impl Eval {
@@ -105,25 +111,60 @@ impl Eval {
     }
 }
 
-pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
+/// Fewer words than this, without earlier turns, are left to the rules.
+const MIN_WORDS: usize = 3;
+
+/// Evaluates one message; `context` holds the categories earlier turns showed a
+/// crisis in (the model reads the message differently after them).
+pub(crate) fn evaluate(cfg: &Config, text: &str, context: CatMask) -> Eval {
+    let log2 = cfg.model.as_ref().map(Model::buckets_log2);
+    evaluate_with_features(cfg, text, context, log2).0
+}
+
+/// `evaluate`, and the model's input for the message when `log2` is given: its
+/// n-grams and what the rules saw (which rules counted, which guards discounted
+/// them, which escalators and guard cues are there), so the model can learn where
+/// the rules are right.
+pub(crate) fn evaluate_with_features(
+    cfg: &Config,
+    text: &str,
+    context: CatMask,
+    log2: Option<u8>,
+) -> (Eval, Vec<Feature>) {
     let norm = normalize(text, &cfg.aliases);
     let hits = cfg.matcher.scan(&norm);
     let mut out = Eval::default();
-    if !hits
-        .iter()
-        .any(|h| matches!(h.owner, Owner::Rule(_) | Owner::Escalator(_)))
-    {
-        return out;
-    }
-    let cues = cues_by_guard(cfg, &hits);
+    let Some(log2) = log2 else {
+        if !hits
+            .iter()
+            .any(|h| matches!(h.owner, Owner::Rule(_) | Owner::Escalator(_)))
+        {
+            return (out, Vec::new());
+        }
+        return (evaluate_hits(cfg, &norm, context, &hits, None, out), Vec::new());
+    };
+    let mut feats = features(&norm, context, log2);
+    out = evaluate_hits(cfg, &norm, context, &hits, Some((log2, &mut feats)), out);
+    (out, feats)
+}
+
+fn evaluate_hits(
+    cfg: &Config,
+    norm: &Normalized,
+    context: CatMask,
+    hits: &[Hit],
+    mut model_input: Option<(u8, &mut Vec<Feature>)>,
+    mut out: Eval,
+) -> Eval {
+    let cues = cues_by_guard(cfg, hits);
     let mut discounted: Vec<(Hit, &str, &str)> = Vec::new();
-    for h in &hits {
+    for h in hits {
         if let Owner::Escalator(i) = h.owner {
             let e = &cfg.escalators[i as usize];
             let what = Target::Escalator {
                 categories: e.categories,
             };
-            match discounting_guard(cfg, &norm, &cues, h, &what, &[]) {
+            match discounting_guard(cfg, norm, &cues, h, &what, &[]) {
                 Some(g) => discounted.push((*h, &e.id, &cfg.guards[g].id)),
                 None => out.escalators.push(*h),
             }
@@ -151,7 +192,7 @@ pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
         .collect();
     let mut discounted_rules: Vec<(Hit, usize)> = Vec::new();
     let mut counted = Vec::new();
-    for h in &hits {
+    for h in hits {
         if let Owner::Rule(i) = h.owner {
             let r = &cfg.rules[i as usize];
             let what = Target::Rule {
@@ -159,7 +200,7 @@ pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
                 category: bit(r.category),
                 severity: r.severity,
             };
-            match discounting_guard(cfg, &norm, &cues, h, &what, &present) {
+            match discounting_guard(cfg, norm, &cues, h, &what, &present) {
                 Some(g) => discounted_rules.push((*h, g)),
                 None => counted.push(*h),
             }
@@ -188,6 +229,19 @@ pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
         .zip(keep)
         .filter_map(|(h, k)| k.then_some(h))
         .collect();
+    // A news story, a game, lyrics or grief discounts the whole message: the model's
+    // reading of those words does not count either.
+    let in_context: CatMask = discounted_rules
+        .iter()
+        .filter(|(_, g)| cfg.guards[*g].scope == Scope::Message)
+        .filter_map(|(h, _)| match h.owner {
+            Owner::Rule(i) => Some(bit(cfg.rules[i as usize].category)),
+            _ => None,
+        })
+        .fold(0, |a, b| a | b);
+    if let Some((log2, feats)) = model_input.as_mut() {
+        signals(cfg, *log2, &cues, &discounted_rules, feats);
+    }
     let only: Vec<Hit> = discounted_rules.iter().map(|(h, _)| *h).collect();
     for ((h, g), k) in discounted_rules.into_iter().zip(kept(cfg, &only)) {
         if let (Owner::Rule(i), true) = (h.owner, k) {
@@ -211,6 +265,37 @@ pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
         let st = out.states[r.category as usize].get_or_insert_with(CatState::default);
         st.base = st.base.max(r.severity);
     }
+    if let Some((log2, feats)) = model_input.as_mut() {
+        for h in &out.rules {
+            if let Owner::Rule(i) = h.owner {
+                let r = &cfg.rules[i as usize];
+                let grade = [r.category as u8, r.severity as u8];
+                feats.push(signal(*log2, b"r", &[r.id.as_bytes()], h));
+                feats.push(signal(*log2, b"s", &[&grade], h));
+            }
+        }
+        for h in &out.escalators {
+            if let Owner::Escalator(i) = h.owner {
+                let kind = cfg.escalators[i as usize].kind.as_str();
+                feats.push(signal(*log2, b"e", &[kind.as_bytes()], h));
+            }
+        }
+    }
+    let reading = match (&cfg.model, &model_input) {
+        // A word or two says too little on its own; after earlier turns it may say
+        // everything ("did it"), and the model then reads it with that context.
+        (Some(m), Some((_, feats))) if context != 0 || norm.words().nth(MIN_WORDS - 1).is_some() => {
+            m.read(feats)
+        }
+        _ => Reading::default(),
+    };
+    // Where earlier turns and this message's escalators already make a crisis by
+    // the rules ("tonight" after "i want to die"), the rules say how severe.
+    let carried = Category::ALL
+        .into_iter()
+        .filter(|&c| context & bit(c) != 0 && !out.bare_flags(cfg, c).1.is_empty())
+        .fold(0, |m, c| m | bit(c));
+    let learned = add_reading(norm, &mut out, in_context | carried, reading);
     for (k, e_hit) in out.escalators.iter().enumerate() {
         let Owner::Escalator(i) = e_hit.owner else {
             continue;
@@ -223,10 +308,11 @@ pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
             if e.categories & bit(c) == 0 {
                 continue;
             }
-            let in_reach = e.window.is_none_or(|w| {
+            let in_reach = learned & bit(c) != 0
+                || e.window.is_none_or(|w| {
                 out.rules.iter().any(|r| match r.owner {
                     Owner::Rule(ri) => {
-                        cfg.rules[ri as usize].category == c && near(&norm, e_hit, r, w)
+                        cfg.rules[ri as usize].category == c && near(norm, e_hit, r, w)
                     }
                     _ => false,
                 })
@@ -238,6 +324,58 @@ pub(crate) fn evaluate(cfg: &Config, text: &str) -> Eval {
         }
     }
     out
+}
+
+/// The guard signals of the model's input: which guards have cues here, and which
+/// discounted a rule (and of what category).
+fn signals(
+    cfg: &Config,
+    log2: u8,
+    cues: &[Vec<Hit>],
+    discounted_rules: &[(Hit, usize)],
+    feats: &mut Vec<Feature>,
+) {
+    for (g, list) in cues.iter().enumerate() {
+        if let Some(first) = list.first() {
+            feats.push(signal(log2, b"g", &[cfg.guards[g].id.as_bytes()], first));
+        }
+    }
+    for (h, g) in discounted_rules {
+        if let Owner::Rule(i) = h.owner {
+            let category = [cfg.rules[i as usize].category as u8];
+            let id = cfg.guards[*g].id.as_bytes();
+            feats.push(signal(log2, b"d", &[id, &category], h));
+        }
+    }
+}
+
+/// Adds the categories only the model saw (unless `vetoed`): the rules stay the
+/// authority where they speak. Such a category counts as ideation (moderate) that
+/// escalators raise, with the model's own severity as a floor. Returns the
+/// categories it added, where every escalator counts (its words are what made the
+/// model see a crisis, wherever they stand).
+fn add_reading(norm: &Normalized, out: &mut Eval, vetoed: CatMask, reading: Reading) -> CatMask {
+    let mut learned = 0;
+    for c in Category::ALL {
+        let i = c as usize;
+        let Some(sev) = reading.severity[i] else {
+            continue;
+        };
+        if vetoed & bit(c) != 0 || out.states[i].is_some() {
+            continue;
+        }
+        out.states[i] = Some(CatState {
+            base: Severity::Moderate,
+            learned: sev,
+            ..CatState::default()
+        });
+        learned |= bit(c);
+        for &(t0, t1) in &reading.evidence[i] {
+            let (start, end) = norm.words_original(t0 as usize, t1 as usize);
+            out.model.push((c, sev, start, end));
+        }
+    }
+    learned
 }
 
 fn same_category(cfg: &Config, a: &Hit, b: &Hit) -> bool {

@@ -11,10 +11,12 @@
 
 mod config;
 pub use config::Response;
+pub use model::HEADS;
 mod evaluate;
 mod fold;
 mod guards;
 mod matcher;
+mod model;
 mod normalize;
 mod pattern;
 mod severity;
@@ -46,18 +48,34 @@ impl Detector {
         &self.config.response
     }
 
+    /// The model's input for `message` as detection builds it (bucket per feature,
+    /// with the categories `recent` shows), for training a model of `2^log2` buckets.
+    pub fn model_input(&self, log2: u8, message: &Inbound, recent: &[Turn]) -> Vec<u32> {
+        let prior = severity::prior(&self.config, message.received_at, recent);
+        let context = severity::context_mask(&prior);
+        evaluate::evaluate_with_features(&self.config, &message.text, context, Some(log2))
+            .1
+            .into_iter()
+            .map(|f| f.bucket)
+            .collect()
+    }
+
     /// Assesses `message`; `recent` holds earlier turns, oldest first. Evidence
     /// always points into `message.text`.
     pub fn assess(&self, message: &Inbound, _user: &UserContext, recent: &[Turn]) -> Assessment {
-        let current = evaluate::evaluate(&self.config, &message.text);
-        if current.rules.is_empty() && !current.has_bare_escalators(&self.config) {
+        let prior = severity::prior(&self.config, message.received_at, recent);
+        let context = severity::context_mask(&prior);
+        let current = evaluate::evaluate(&self.config, &message.text, context);
+        if current.rules.is_empty()
+            && current.model.is_empty()
+            && !current.has_bare_escalators(&self.config)
+        {
             // Earlier turns can only raise what this message holds.
             return bounded(Assessment {
                 discounted: current.discounted,
                 ..Assessment::default()
             });
         }
-        let prior = severity::prior(&self.config, message.received_at, recent);
         bounded(severity::assemble(&self.config, &current, &prior))
     }
 }

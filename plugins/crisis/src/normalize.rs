@@ -113,6 +113,14 @@ impl Normalized {
         (a + 1..=b).any(|k| self.breaks.get(k).copied().unwrap_or(false))
     }
 
+    /// Original byte span of words `t0..=t1`.
+    pub(crate) fn words_original(&self, t0: usize, t1: usize) -> (u32, u32) {
+        let at = |t: usize| self.tok_starts.get(t).map_or(self.text.len(), |&s| s as usize);
+        let (s, last) = (at(t0), at(t1));
+        let e = self.text[last..].find(' ').map_or(self.text.len(), |k| last + k);
+        self.original(s, e)
+    }
+
     pub(crate) fn words(&self) -> impl Iterator<Item = &str> {
         self.text.split(' ').filter(|w| !w.is_empty())
     }

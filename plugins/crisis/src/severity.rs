@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 
 use jules_policy_model::{Assessment, Category, Evidence, Role, Severity, TimestampMs, Turn};
 
-use crate::config::Config;
+use crate::config::{CatMask, Config, bit};
 use crate::evaluate::{Eval, Flags, evaluate};
 use crate::matcher::Owner;
 
@@ -14,6 +14,14 @@ use crate::matcher::Owner;
 pub(crate) struct Prior {
     pub(crate) base: Severity,
     pub(crate) flags: Flags,
+}
+
+/// The categories `prior` carries over.
+pub(crate) fn context_mask(prior: &[Option<Prior>; 4]) -> CatMask {
+    Category::ALL
+        .into_iter()
+        .filter(|&c| prior[c as usize].is_some())
+        .fold(0, |m, c| m | bit(c))
 }
 
 /// The crisis state of the person's recent turns: only categories with moderate or
@@ -25,14 +33,14 @@ pub(crate) fn prior(cfg: &Config, received_at: TimestampMs, recent: &[Turn]) -> 
     let evals: Vec<Eval> = recent[from..]
         .iter()
         .filter(|t| t.role == Role::User && received_at.saturating_sub(t.at) <= cfg.max_age_ms)
-        .map(|t| evaluate(cfg, &t.text))
+        .map(|t| evaluate(cfg, &t.text, 0))
         .collect();
     for c in Category::ALL {
         let mut base = Severity::None;
         let mut flags = Flags::default();
         for ev in &evals {
             if let Some(st) = &ev.states[c as usize] {
-                base = base.max(st.base);
+                base = base.max(st.base).max(st.learned);
                 flags = flags.union(st.flags);
             }
             flags = flags.union(ev.bare_flags(cfg, c).0);
@@ -62,7 +70,7 @@ pub(crate) fn assemble(cfg: &Config, cur: &Eval, prior: &[Option<Prior>; 4]) -> 
                 Some(p) => (st.base.max(p.base), st.flags.union(p.flags)),
                 None => (st.base, st.flags),
             };
-            let sev = flags.raise(base);
+            let sev = flags.raise(base).max(st.learned);
             cat_sev[c as usize] = Some(sev);
             for h in &cur.rules {
                 if let Owner::Rule(i) = h.owner {
@@ -78,6 +86,15 @@ pub(crate) fn assemble(cfg: &Config, cur: &Eval, prior: &[Option<Prior>; 4]) -> 
                     }
                 }
             }
+            evidence.extend(cur.model.iter().filter(|m| m.0 == c).map(
+                |&(category, severity, start, end)| Evidence {
+                    rule_id: format!("model.{}", category.as_str()),
+                    category,
+                    severity,
+                    start,
+                    end,
+                },
+            ));
             for &k in &st.escalators {
                 if let Owner::Escalator(i) = cur.escalators[k].owner
                     && flags.raises_with(cfg.escalators[i as usize].kind)

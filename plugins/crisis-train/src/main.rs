@@ -1,0 +1,55 @@
+//! `jules-crisis-train [BUNDLE] [--seed N] [--check]`: trains the crisis detector's
+//! model and writes it into `BUNDLE/config.json` (default `policies/crisis`).
+//! `--check` writes nothing and exits 1 when the config's model is not what training
+//! gives: the shipped weights are reproducible from the repository.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use jules_crisis_train::learn::Settings;
+use jules_crisis_train::train;
+
+fn main() -> ExitCode {
+    let mut dir = PathBuf::from("policies/crisis");
+    let mut settings = Settings::default();
+    let mut check = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--check" => check = true,
+            "--seed" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(seed) => settings.seed = seed,
+                None => return fail("--seed needs a whole number"),
+            },
+            flag if flag.starts_with("--") => return fail(&format!("unknown option {flag}")),
+            path => dir = PathBuf::from(path),
+        }
+    }
+    let trained = match train(&dir, &settings) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    print!("{}", trained.report);
+    let path = dir.join("config.json");
+    if check {
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != trained.config {
+            return fail(&format!(
+                "{}: its model is not what training gives; run scripts/train-crisis",
+                path.display()
+            ));
+        }
+        println!("{}: the model is what training gives", path.display());
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = std::fs::write(&path, &trained.config) {
+        return fail(&format!("{}: {e}", path.display()));
+    }
+    println!("wrote {}", path.display());
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("jules-crisis-train: {message}");
+    ExitCode::from(1)
+}
