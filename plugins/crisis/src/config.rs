@@ -118,6 +118,8 @@ pub(crate) enum Kind {
     Plan,
     Means,
     Time,
+    /// The act under way, being at the place, or a goodbye: imminent on its own.
+    Act,
 }
 
 impl Kind {
@@ -126,6 +128,7 @@ impl Kind {
             Kind::Plan => "plan",
             Kind::Means => "means",
             Kind::Time => "time",
+            Kind::Act => "act",
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Flags {
     pub(crate) time: bool,
     /// A time word that raises on its own ("tonight", not "today").
     pub(crate) time_alone: bool,
+    /// The act under way, at the place, or a goodbye.
+    pub(crate) act: bool,
 }
 
 impl Flags {
@@ -27,6 +29,7 @@ impl Flags {
                 self.time = true;
                 self.time_alone |= alone;
             }
+            Kind::Act => self.act = true,
         }
     }
 
@@ -35,6 +38,7 @@ impl Flags {
             pm: self.pm || o.pm,
             time: self.time || o.time,
             time_alone: self.time_alone || o.time_alone,
+            act: self.act || o.act,
         }
     }
 
@@ -43,12 +47,16 @@ impl Flags {
         match kind {
             Kind::Plan | Kind::Means => self.pm,
             Kind::Time => self.time && (self.pm || self.time_alone),
+            Kind::Act => self.act,
         }
     }
 
     /// A plan or means raises one step; a time word raises one more (on its own only
-    /// when it is marked `alone`).
+    /// when it is marked `alone`); an act makes it imminent.
     pub(crate) fn raise(self, base: Severity) -> Severity {
+        if self.act {
+            return Severity::Imminent;
+        }
         let mut s = base;
         if self.pm {
             s = s.raised();
@@ -349,9 +357,10 @@ fn signals(
     }
 }
 
-/// Adds the categories only the model saw (unless `vetoed`): the rules stay the
-/// authority where they speak. Such a category counts as ideation (moderate) that
-/// escalators raise, with the model's own severity as a floor. Returns the
+/// Adds the categories only the model saw (unless `vetoed`): where a rule counts,
+/// even a low one (someone else, the past), the rules stay the authority. Such a
+/// category counts as ideation (moderate) that escalators raise, with the model's own
+/// severity as a floor. Returns the
 /// categories it added, where every escalator counts (its words are what made the
 /// model see a crisis, wherever they stand).
 fn add_reading(norm: &Normalized, out: &mut Eval, vetoed: CatMask, reading: Reading) -> CatMask {

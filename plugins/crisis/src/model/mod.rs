@@ -50,16 +50,12 @@ struct RawHead {
 }
 
 #[derive(Debug)]
-struct Head {
-    bias: i32,
-    threshold: i32,
-    weights: Vec<i8>,
-}
-
-#[derive(Debug)]
 pub(crate) struct Model {
     log2: u8,
-    heads: Vec<Head>,
+    bias: [i32; 6],
+    threshold: [i32; 6],
+    /// Per bucket, every head's weight: one cache line per feature, not six.
+    weights: Vec<[i8; 6]>,
 }
 
 /// One feature occurrence: its bucket and the words it was read from.
@@ -90,8 +86,13 @@ impl Model {
             ));
         }
         let len = 1usize << raw.buckets_log2;
-        let mut heads = Vec::with_capacity(HEADS.len());
-        for name in HEADS {
+        let mut model = Model {
+            log2: raw.buckets_log2,
+            bias: [0; 6],
+            threshold: [0; 6],
+            weights: vec![[0; 6]; len],
+        };
+        for (k, name) in HEADS.into_iter().enumerate() {
             let Some(h) = raw.heads.get(name) else {
                 return Err(format!("model.heads: `{name}` is missing"));
             };
@@ -104,19 +105,16 @@ impl Model {
                     bytes.len()
                 ));
             }
-            heads.push(Head {
-                bias: h.bias,
-                threshold: h.threshold,
-                weights: bytes.into_iter().map(|b| b as i8).collect(),
-            });
+            model.bias[k] = h.bias;
+            model.threshold[k] = h.threshold;
+            for (w, b) in model.weights.iter_mut().zip(bytes) {
+                w[k] = b as i8;
+            }
         }
         if let Some(extra) = raw.heads.keys().find(|k| !HEADS.contains(&k.as_str())) {
             return Err(format!("model.heads: unknown head `{extra}`"));
         }
-        Ok(Model {
-            log2: raw.buckets_log2,
-            heads,
-        })
+        Ok(model)
     }
 
     pub(crate) fn buckets_log2(&self) -> u8 {
@@ -125,18 +123,19 @@ impl Model {
 
     /// Every head's score (bias included) over `features`.
     pub(crate) fn scores(&self, features: &[Feature]) -> [i32; 6] {
-        let mut out = [0i32; 6];
-        for (o, h) in out.iter_mut().zip(&self.heads) {
-            *o = features.iter().fold(h.bias, |acc, f| {
-                acc.saturating_add(i32::from(h.weights[f.bucket as usize]))
-            });
+        let mut out = self.bias;
+        for f in features {
+            let w = &self.weights[f.bucket as usize];
+            for (o, &w) in out.iter_mut().zip(w) {
+                *o = o.saturating_add(i32::from(w));
+            }
         }
         out
     }
 
     pub(crate) fn read(&self, features: &[Feature]) -> Reading {
         let scores = self.scores(features);
-        let fires = |i: usize| scores[i] >= self.heads[i].threshold;
+        let fires = |i: usize| scores[i] >= self.threshold[i];
         let mut level = Severity::Moderate;
         if fires(HIGH) {
             level = Severity::High;
@@ -158,10 +157,9 @@ impl Model {
 
     /// The words of head `i`'s strongest positive features, in text order.
     fn strongest(&self, i: usize, features: &[Feature]) -> Vec<(u32, u32)> {
-        let w = &self.heads[i].weights;
         let mut ranked: Vec<(i8, u32, u32)> = features
             .iter()
-            .map(|f| (w[f.bucket as usize], f.t0, f.t1))
+            .map(|f| (self.weights[f.bucket as usize][i], f.t0, f.t1))
             .filter(|&(w, _, _)| w > 0)
             .collect();
         ranked.sort_by_key(|&(w, t0, t1)| (std::cmp::Reverse(w), t0, t1));
@@ -203,10 +201,17 @@ pub(crate) fn features(norm: &Normalized, context: CatMask, log2: u8) -> Vec<Fea
             push(fnv(b"t", &[a, b, w.as_bytes()]), t - 2, t);
         }
         if w.len() <= MAX_CHAR_WORD {
-            let marked: Vec<u8> = [b"<", w.as_bytes(), b">"].concat();
-            for n in 3..=5 {
-                for gram in marked.windows(n) {
-                    push(fnv(b"c", &[gram]), t, t);
+            let mut marked = [0u8; MAX_CHAR_WORD + 2];
+            marked[0] = b'<';
+            marked[1..=w.len()].copy_from_slice(w.as_bytes());
+            marked[w.len() + 1] = b'>';
+            let marked = &marked[..w.len() + 2];
+            // One pass per start: the 3-, 4- and 5-gram hashes extend each other.
+            for i in 0..marked.len().saturating_sub(2) {
+                let mut h = fnv(b"c", &[&marked[i..i + 2]]);
+                for &b in marked[i + 2..].iter().take(3) {
+                    h = fnv_step(h, b);
+                    push(h, t, t);
                 }
             }
         }
@@ -245,16 +250,18 @@ fn bucket(h: u64, log2: u8) -> u32 {
 /// FNV-1a over a tag and words joined by spaces: stable across platforms and
 /// releases, unlike the standard library's hasher.
 fn fnv(tag: &[u8], parts: &[&[u8]]) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    };
-    tag.iter().for_each(|&b| eat(b));
+    h = tag.iter().fold(h, |h, &b| fnv_step(h, b));
     for (i, p) in parts.iter().enumerate() {
-        eat(if i == 0 { b'|' } else { b' ' });
-        p.iter().for_each(|&b| eat(b));
+        h = fnv_step(h, if i == 0 { b'|' } else { b' ' });
+        h = p.iter().fold(h, |h, &b| fnv_step(h, b));
     }
     h
 }
+
+fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+#[cfg(test)]
+mod tests;
