@@ -28,6 +28,9 @@ pub struct LoadedBundle {
     pub inspection: Inspection,
     /// Whether the compiled artifact came from the on-disk cache.
     pub from_cache: bool,
+    /// Size of the pre-initialized component (what every call's fresh instance
+    /// starts from); unknown when it came from the cache.
+    pub snapshot_bytes: Option<usize>,
     pub(super) pre: VersionedPre,
     pub(super) baseline: Baseline,
     pub(super) engine: Engine,

@@ -161,10 +161,10 @@ impl PolicyRuntime {
             .as_ref()
             .and_then(|c| c.get(&self.engine, &source.digest));
         let from_cache = cached.is_some();
-        let (component, inspection) = match cached {
+        let (component, inspection, snapshot_bytes) = match cached {
             Some(c) => {
                 let i = inspect::inspect(&self.engine, &c);
-                (c, i)
+                (c, i, None)
             }
             None => {
                 let (raw, inspection) =
@@ -188,7 +188,7 @@ impl PolicyRuntime {
                 if let Some(cache) = &self.cache {
                     cache.put(&source.digest, &component);
                 }
-                (component, inspection)
+                (component, inspection, Some(snapshot.len()))
             }
         };
         let (world, wit_version) = inspection.require(Some(expected))?;
@@ -219,6 +219,7 @@ impl PolicyRuntime {
             wit_version,
             inspection,
             from_cache,
+            snapshot_bytes,
             pre,
             baseline,
             engine: self.engine.clone(),

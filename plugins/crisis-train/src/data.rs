@@ -40,8 +40,8 @@ pub fn load(dir: &Path, files: &[&str]) -> Result<Vec<Item>, String> {
     let mut out = Vec::new();
     for f in files {
         let path = dir.join(f);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let fixtures = parse(World::CrisisDetector, &text).map_err(|errs| {
             let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
             format!("{}: {} errors, first: {first}", path.display(), errs.len())
@@ -54,10 +54,14 @@ pub fn load(dir: &Path, files: &[&str]) -> Result<Vec<Item>, String> {
                 ..
             } = fx.case
             else {
-                return Err(format!("{}: {} is not a crisis fixture", path.display(), fx.id));
+                return Err(format!(
+                    "{}: {} is not a crisis fixture",
+                    path.display(),
+                    fx.id
+                ));
             };
-            let spanish = fx.id.contains("-es-")
-                || fx.note.as_deref().is_some_and(|n| n.contains("lang:es"));
+            let spanish =
+                fx.id.contains("-es-") || fx.note.as_deref().is_some_and(|n| n.contains("lang:es"));
             out.push(Item {
                 message,
                 recent,

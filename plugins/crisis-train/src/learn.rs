@@ -150,9 +150,14 @@ mod tests {
     #[test]
     fn a_head_learns_a_separable_feature() {
         // Bucket 1 marks the positives; bucket 2 is noise on everything.
-        let inputs: Vec<Vec<u32>> = (0..40).map(|i| if i % 4 == 0 { vec![1, 2] } else { vec![2] }).collect();
+        let inputs: Vec<Vec<u32>> = (0..40)
+            .map(|i| if i % 4 == 0 { vec![1, 2] } else { vec![2] })
+            .collect();
         let targets: Vec<bool> = (0..40).map(|i| i % 4 == 0).collect();
-        let s = Settings { log2: 10, ..Settings::default() };
+        let s = Settings {
+            log2: 10,
+            ..Settings::default()
+        };
         let h = fit(&inputs, &targets, &s, 0);
         assert!(h.score(&[1, 2]) > 0 && h.score(&[2]) < 0);
         assert_eq!(h.weights[1], 127);

@@ -27,8 +27,9 @@ pub struct Trained {
     pub report: String,
 }
 
-/// Trains on the bundle in `dir` (its `config.json` and labelled files).
-pub fn train(dir: &Path, s: &Settings) -> Result<Trained, String> {
+/// Trains on the bundle in `dir` (its `config.json` and labelled files); the report
+/// lists the dev errors when `errors` is set.
+pub fn train(dir: &Path, s: &Settings, errors: bool) -> Result<Trained, String> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let base = splice::without_model(&text)?;
@@ -40,12 +41,16 @@ pub fn train(dir: &Path, s: &Settings) -> Result<Trained, String> {
     let dev = load(dir, &DEV)?;
 
     let first = fit_heads(&rules_only, &train, &dev, s);
-    let staged = Detector::from_config_json(&splice::with_model(&base, &model_json(&first, s, &train, &dev)))?;
+    let staged = Detector::from_config_json(&splice::with_model(
+        &base,
+        &model_json(&first, s, &train, &dev),
+    ))?;
     let heads = fit_heads(&staged, &train, &dev, s);
     let config = splice::with_model(&base, &model_json(&heads, s, &train, &dev));
-    let detector = Detector::from_config_json(&config).map_err(|e| format!("trained config: {e}"))?;
+    let detector =
+        Detector::from_config_json(&config).map_err(|e| format!("trained config: {e}"))?;
     Ok(Trained {
-        report: pick::report(&detector, &dev),
+        report: pick::report(&detector, &dev, errors),
         config,
     })
 }

@@ -1,5 +1,6 @@
-//! `jules-crisis-train [BUNDLE] [--seed N] [--check]`: trains the crisis detector's
-//! model and writes it into `BUNDLE/config.json` (default `policies/crisis`).
+//! `jules-crisis-train [BUNDLE] [--seed N] [--check] [--errors]`: trains the crisis
+//! detector's model and writes it into `BUNDLE/config.json` (default
+//! `policies/crisis`); `--errors` lists the dev messages it gets wrong.
 //! `--check` writes nothing and exits 1 when the config's model is not what training
 //! gives: the shipped weights are reproducible from the repository.
 
@@ -13,10 +14,12 @@ fn main() -> ExitCode {
     let mut dir = PathBuf::from("policies/crisis");
     let mut settings = Settings::default();
     let mut check = false;
+    let mut errors = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--check" => check = true,
+            "--errors" => errors = true,
             "--seed" => match args.next().and_then(|v| v.parse().ok()) {
                 Some(seed) => settings.seed = seed,
                 None => return fail("--seed needs a whole number"),
@@ -25,7 +28,7 @@ fn main() -> ExitCode {
             path => dir = PathBuf::from(path),
         }
     }
-    let trained = match train(&dir, &settings) {
+    let trained = match train(&dir, &settings, errors) {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };

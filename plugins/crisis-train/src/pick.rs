@@ -50,19 +50,36 @@ pub fn threshold(k: usize, head: &Head, dev_x: &[Vec<u32>], dev: &[Item]) -> i32
     best.1
 }
 
-/// Escalation on the dev files by language, as `jules policy test` reports it.
-pub fn report(detector: &Detector, dev: &[Item]) -> String {
+/// Escalation on the dev files by language, as `jules policy test` reports it; with
+/// `errors`, every dev message escalated wrongly or missed, with its evidence.
+pub fn report(detector: &Detector, dev: &[Item], errors: bool) -> String {
     let at = detector.response().escalate_at;
-    let mut out = String::from("dev   crisis recall   imminent escalated   imminent exact   negatives escalated\n");
+    let mut out = String::from(
+        "dev   crisis recall   imminent escalated   imminent exact   negatives escalated\n",
+    );
     for (name, spanish) in [("en", false), ("es", true)] {
         let (mut crisis, mut found, mut imm, mut imm_found, mut imm_exact, mut neg, mut neg_found) =
             (0, 0, 0, 0, 0, 0, 0);
         for i in dev.iter().filter(|i| i.spanish == spanish) {
             let a = detector.assess(&i.message, &UserContext::default(), &i.recent);
             let got = a.severity;
-            if std::env::var("T_DEBUG").is_ok() && ((i.severity >= at) != (got >= at)) {
-                let ev: Vec<String> = a.evidence.iter().map(|e| format!("{}[{}]", e.rule_id, &i.message.text[e.start as usize..e.end as usize])).collect();
-                eprintln!("{} {:?}->{:?} {} | {}", if got >= at {"FP"} else {"FN"}, i.severity, got, i.message.text, ev.join(" "));
+            if errors && (i.severity >= at) != (got >= at) {
+                let evidence: Vec<String> = a
+                    .evidence
+                    .iter()
+                    .map(|e| {
+                        let words = i.message.text.get(e.start as usize..e.end as usize);
+                        format!("{} {:?}", e.rule_id, words.unwrap_or(""))
+                    })
+                    .collect();
+                let kind = if got >= at { "escalated" } else { "missed" };
+                out.push_str(&format!(
+                    "{kind} ({:?}, got {:?}): {:?} {}\n",
+                    i.severity,
+                    got,
+                    i.message.text,
+                    evidence.join(", ")
+                ));
             }
             if i.severity >= at {
                 crisis += 1;

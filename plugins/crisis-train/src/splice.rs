@@ -42,7 +42,10 @@ mod tests {
     fn a_model_is_replaced_and_the_rest_kept_byte_for_byte() {
         let base = "{\n  \"version\": 1,\n  \"rules\": [ 1, 2 ]\n}\n";
         let with = with_model(base, "{ \"a\": 1 }");
-        assert_eq!(with, "{\n  \"version\": 1,\n  \"rules\": [ 1, 2 ],\n  \"model\": { \"a\": 1 }\n}\n");
+        assert_eq!(
+            with,
+            "{\n  \"version\": 1,\n  \"rules\": [ 1, 2 ],\n  \"model\": { \"a\": 1 }\n}\n"
+        );
         assert_eq!(without_model(&with).unwrap(), base);
         assert_eq!(without_model(base).unwrap(), base);
     }

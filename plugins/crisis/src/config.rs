@@ -259,7 +259,10 @@ fn check_id(what: &str, id: &str, seen: &mut BTreeMap<String, String>) -> Result
             "{what}.id: `{id}` must be lowercase letters, digits, `.`, `-` or `_`"
         ));
     }
-    if let Some(prefix) = ["context.", "model."].into_iter().find(|p| id.starts_with(p)) {
+    if let Some(prefix) = ["context.", "model."]
+        .into_iter()
+        .find(|p| id.starts_with(p))
+    {
         return Err(format!(
             "{what}.id: `{id}`: ids starting with `{prefix}` are reserved"
         ));

@@ -149,7 +149,10 @@ pub(crate) fn evaluate_with_features(
         {
             return (out, Vec::new());
         }
-        return (evaluate_hits(cfg, &norm, context, &hits, None, out), Vec::new());
+        return (
+            evaluate_hits(cfg, &norm, context, &hits, None, out),
+            Vec::new(),
+        );
     };
     let mut feats = features(&norm, context, log2);
     out = evaluate_hits(cfg, &norm, context, &hits, Some((log2, &mut feats)), out);
@@ -292,7 +295,9 @@ fn evaluate_hits(
     let reading = match (&cfg.model, &model_input) {
         // A word or two says too little on its own; after earlier turns it may say
         // everything ("did it"), and the model then reads it with that context.
-        (Some(m), Some((_, feats))) if context != 0 || norm.words().nth(MIN_WORDS - 1).is_some() => {
+        (Some(m), Some((_, feats)))
+            if context != 0 || norm.words().nth(MIN_WORDS - 1).is_some() =>
+        {
             m.read(feats)
         }
         _ => Reading::default(),
@@ -318,13 +323,13 @@ fn evaluate_hits(
             }
             let in_reach = learned & bit(c) != 0
                 || e.window.is_none_or(|w| {
-                out.rules.iter().any(|r| match r.owner {
-                    Owner::Rule(ri) => {
-                        cfg.rules[ri as usize].category == c && near(norm, e_hit, r, w)
-                    }
-                    _ => false,
-                })
-            });
+                    out.rules.iter().any(|r| match r.owner {
+                        Owner::Rule(ri) => {
+                            cfg.rules[ri as usize].category == c && near(norm, e_hit, r, w)
+                        }
+                        _ => false,
+                    })
+                });
             if in_reach {
                 st.flags.add(e.kind, e.alone);
                 st.escalators.push(k);

@@ -115,9 +115,15 @@ impl Normalized {
 
     /// Original byte span of words `t0..=t1`.
     pub(crate) fn words_original(&self, t0: usize, t1: usize) -> (u32, u32) {
-        let at = |t: usize| self.tok_starts.get(t).map_or(self.text.len(), |&s| s as usize);
+        let at = |t: usize| {
+            self.tok_starts
+                .get(t)
+                .map_or(self.text.len(), |&s| s as usize)
+        };
         let (s, last) = (at(t0), at(t1));
-        let e = self.text[last..].find(' ').map_or(self.text.len(), |k| last + k);
+        let e = self.text[last..]
+            .find(' ')
+            .map_or(self.text.len(), |k| last + k);
         self.original(s, e)
     }
 

@@ -18,7 +18,14 @@ use crate::matcher::Hit;
 use crate::normalize::Normalized;
 
 /// The heads, in the order scores are reported.
-pub const HEADS: [&str; 6] = ["suicide", "self-harm", "violence", "abuse", "high", "imminent"];
+pub const HEADS: [&str; 6] = [
+    "suicide",
+    "self-harm",
+    "violence",
+    "abuse",
+    "high",
+    "imminent",
+];
 const HIGH: usize = 4;
 const IMMINENT: usize = 5;
 
@@ -194,7 +201,11 @@ pub(crate) fn features(norm: &Normalized, context: CatMask, log2: u8) -> Vec<Fea
     for (t, w) in words.iter().enumerate() {
         push(fnv(b"w", &[w.as_bytes()]), t, t);
         if t >= 1 {
-            push(fnv(b"b", &[words[t - 1].as_bytes(), w.as_bytes()]), t - 1, t);
+            push(
+                fnv(b"b", &[words[t - 1].as_bytes(), w.as_bytes()]),
+                t - 1,
+                t,
+            );
         }
         if t >= 2 {
             let (a, b) = (words[t - 2].as_bytes(), words[t - 1].as_bytes());
@@ -227,7 +238,11 @@ pub(crate) fn features(norm: &Normalized, context: CatMask, log2: u8) -> Vec<Fea
         for (t, w) in words.iter().enumerate() {
             push(fnv(&tag, &[w.as_bytes()]), t, t);
             if t >= 1 {
-                push(fnv(&tag, &[words[t - 1].as_bytes(), w.as_bytes()]), t - 1, t);
+                push(
+                    fnv(&tag, &[words[t - 1].as_bytes(), w.as_bytes()]),
+                    t - 1,
+                    t,
+                );
             }
         }
     }

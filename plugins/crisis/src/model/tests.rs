@@ -44,7 +44,10 @@ fn model(words: &[(&str, usize, i8)]) -> Value {
             }
         }
         let weights = base64::engine::general_purpose::STANDARD.encode(&w);
-        heads.insert(name.to_string(), json!({ "bias": 0, "threshold": 50, "weights": weights }));
+        heads.insert(
+            name.to_string(),
+            json!({ "bias": 0, "threshold": 50, "weights": weights }),
+        );
     }
     json!({ "buckets-log2": LOG2, "heads": heads })
 }
@@ -74,7 +77,12 @@ fn assess(d: &Detector, text: &str, recent: &[&str]) -> Assessment {
 fn found<'a>(text: &'a str, a: &Assessment) -> Vec<(&'a str, &'a str)> {
     a.evidence
         .iter()
-        .map(|e| (&*e.rule_id.clone().leak(), &text[e.start as usize..e.end as usize]))
+        .map(|e| {
+            (
+                &*e.rule_id.clone().leak(),
+                &text[e.start as usize..e.end as usize],
+            )
+        })
         .collect()
 }
 
@@ -86,7 +94,10 @@ fn a_category_only_the_model_sees_is_ideation_with_its_strongest_words_as_eviden
     let d = detector(&[("rope", SUICIDE, 100)]);
     let text = "so i bought a rope yesterday";
     let a = assess(&d, text, &[]);
-    assert_eq!((a.severity, a.categories.as_slice()), (Severity::Moderate, &[Category::Suicide][..]));
+    assert_eq!(
+        (a.severity, a.categories.as_slice()),
+        (Severity::Moderate, &[Category::Suicide][..])
+    );
     assert_eq!(found(text, &a), [("model.suicide", "rope")]);
     let nothing = assess(&d, "so i bought a chair yesterday", &[]);
     assert_eq!(nothing.severity, Severity::None);
@@ -95,7 +106,10 @@ fn a_category_only_the_model_sees_is_ideation_with_its_strongest_words_as_eviden
 #[test]
 fn the_severity_heads_set_a_floor_and_escalators_still_raise() {
     let d = detector(&[("rope", SUICIDE, 100), ("rope", IMMINENT, 100)]);
-    assert_eq!(assess(&d, "so i bought a rope yesterday", &[]).severity, Severity::Imminent);
+    assert_eq!(
+        assess(&d, "so i bought a rope yesterday", &[]).severity,
+        Severity::Imminent
+    );
     let d = detector(&[("rope", SUICIDE, 100)]);
     let text = "i bought a rope for tonight";
     let a = assess(&d, text, &[]);
@@ -143,7 +157,10 @@ fn an_act_after_a_crisis_turn_is_imminent_and_alone_is_nothing() {
     let text = "ok this is it";
     let a = assess(&d, text, &["i want to kill myself"]);
     assert_eq!(a.severity, Severity::Imminent);
-    assert_eq!(found(text, &a), [("context.act-after-suicide", "this is it")]);
+    assert_eq!(
+        found(text, &a),
+        [("context.act-after-suicide", "this is it")]
+    );
     assert_eq!(assess(&d, text, &["what a game"]).severity, Severity::None);
 }
 
@@ -156,7 +173,10 @@ fn a_broken_model_is_refused_by_name() {
         Detector::from_config_json(&cfg.to_string()).unwrap_err()
     };
     let e = refusal(&|c| {
-        c["model"]["heads"].as_object_mut().unwrap().remove("imminent");
+        c["model"]["heads"]
+            .as_object_mut()
+            .unwrap()
+            .remove("imminent");
     });
     assert!(e.contains("`imminent` is missing"), "{e}");
     let e = refusal(&|c| c["model"]["heads"]["suicide"]["weights"] = json!("AAAA"));
