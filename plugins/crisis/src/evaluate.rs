@@ -119,8 +119,9 @@ impl Eval {
     }
 }
 
-/// Fewer words than this, without earlier turns, are left to the rules.
-const MIN_WORDS: usize = 3;
+/// Fewer words than this, without earlier turns, are left to the rules: a short
+/// everyday request ("tell me something") says too little for the model.
+const MIN_WORDS: usize = 4;
 
 /// Evaluates one message; `context` holds the categories earlier turns showed a
 /// crisis in (the model reads the message differently after them).

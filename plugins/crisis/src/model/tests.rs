@@ -127,9 +127,9 @@ fn where_the_rules_speak_they_say_how_severe() {
 }
 
 #[test]
-fn two_words_alone_are_left_to_the_rules_but_not_after_a_crisis_turn() {
+fn three_words_alone_are_left_to_the_rules_but_not_after_a_crisis_turn() {
     let d = detector(&[("rope", SUICIDE, 100)]);
-    assert_eq!(assess(&d, "a rope", &[]).severity, Severity::None);
+    assert_eq!(assess(&d, "a new rope", &[]).severity, Severity::None);
     let a = assess(&d, "a rope", &["i want to kill myself"]);
     assert_eq!(a.categories, [Category::Suicide]);
 }
