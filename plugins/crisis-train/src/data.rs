@@ -12,6 +12,7 @@ pub const TRAIN: [&str; 3] = ["corpus.jsonl", "eval/train-en.jsonl", "eval/train
 pub const DEV: [&str; 2] = ["eval/dev-en.jsonl", "eval/dev-es.jsonl"];
 
 /// One labelled message.
+#[derive(Clone)]
 pub struct Item {
     pub message: Inbound,
     pub recent: Vec<Turn>,

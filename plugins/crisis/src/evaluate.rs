@@ -142,21 +142,17 @@ pub(crate) fn evaluate_with_features(
 ) -> (Eval, Vec<Feature>) {
     let norm = normalize(text, &cfg.aliases);
     let hits = cfg.matcher.scan(&norm);
-    let mut out = Eval::default();
     let Some(log2) = log2 else {
         if !hits
             .iter()
             .any(|h| matches!(h.owner, Owner::Rule(_) | Owner::Escalator(_)))
         {
-            return (out, Vec::new());
+            return (Eval::default(), Vec::new());
         }
-        return (
-            evaluate_hits(cfg, &norm, context, &hits, None, out),
-            Vec::new(),
-        );
+        return (evaluate_hits(cfg, &norm, context, &hits, None), Vec::new());
     };
     let mut feats = features(&norm, context, log2);
-    out = evaluate_hits(cfg, &norm, context, &hits, Some((log2, &mut feats)), out);
+    let out = evaluate_hits(cfg, &norm, context, &hits, Some((log2, &mut feats)));
     (out, feats)
 }
 
@@ -166,8 +162,8 @@ fn evaluate_hits(
     context: CatMask,
     hits: &[Hit],
     mut model_input: Option<(u8, &mut Vec<Feature>)>,
-    mut out: Eval,
 ) -> Eval {
+    let mut out = Eval::default();
     let cues = cues_by_guard(cfg, hits);
     let mut discounted: Vec<(Hit, &str, &str)> = Vec::new();
     for h in hits {
