@@ -275,11 +275,16 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets, pipeli
     for world in World::ALL {
         match policies.active(world) {
             Some(b) => eprintln!(
-                "  policy {:<18} component {} {} ({})",
+                "  policy {:<18} component {} {} ({}, {})",
                 world.as_str(),
                 b.manifest.name,
                 b.manifest.version,
-                b.digest.short()
+                b.digest.short(),
+                match &b.provenance {
+                    crate::policy::Provenance::Unsigned =>
+                        "UNSIGNED: development only; production loads signed bundles".into(),
+                    p => p.to_string(),
+                }
             ),
             None => eprintln!(
                 "  policy {:<18} NATIVE BASELINE (no loadable bundle in {})",

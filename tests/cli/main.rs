@@ -9,3 +9,4 @@ mod keys;
 mod migrate;
 mod policy;
 mod serve;
+mod signing;

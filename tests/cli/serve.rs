@@ -135,6 +135,68 @@ fn serve_reports_its_policies_on_health() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
 }
 
+/// A host trusting one key: a bundle signed by another and a bundle changed after it
+/// was signed are refused (their worlds run on the baseline, the reason logged); an
+/// unsigned one is served in development and says so.
+#[test]
+fn bundles_whose_signatures_do_not_hold_are_refused_and_unsigned_is_marked() {
+    use jules::policy::SigningIdentity;
+    let data = tempfile::tempdir().unwrap();
+    let policies = tempfile::tempdir().unwrap();
+    for name in ["crisis", "compliance", "prompt"] {
+        crate::support::copy_bundle(name, &policies.path().join(name));
+    }
+    let stranger = SigningIdentity::generate("stranger").unwrap();
+    let crisis = jules::policy::BundleSource::read(&policies.path().join("crisis")).unwrap();
+    std::fs::write(
+        policies.path().join("crisis/signature.json"),
+        serde_json::to_string(&stranger.sign(&crisis.manifest, &crisis.digest)).unwrap(),
+    )
+    .unwrap();
+    crate::support::sign(&policies.path().join("compliance"));
+    let config = policies.path().join("compliance/config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replacen("\"", "\" ", 1)).unwrap();
+
+    let (dir, trusted) = (
+        policies.path().display().to_string(),
+        crate::support::trusted_keys(),
+    );
+    let env = [
+        ("POLICY_DIR", dir.as_str()),
+        ("POLICY_TRUSTED_KEYS", trusted.as_str()),
+    ];
+    let (server, addr, banner) = start(data.path(), &env);
+    let health = json_body(&get(&addr, "/health"));
+    drop(server);
+
+    assert!(
+        banner.contains("\"stranger\", which is not in POLICY_TRUSTED_KEYS"),
+        "{banner}"
+    );
+    assert!(banner.contains("digest mismatch"), "{banner}");
+    assert!(
+        banner
+            .lines()
+            .any(|l| l.contains("prompt-builder") && l.contains("UNSIGNED")),
+        "{banner}"
+    );
+    let policies = &health["checks"]["policies"];
+    assert_eq!(
+        policies["crisis-detector"]["mode"], "native-baseline",
+        "{health}"
+    );
+    assert_eq!(
+        policies["compliance-policy"]["mode"], "native-baseline",
+        "{health}"
+    );
+    assert_eq!(
+        policies["prompt-builder"]["signature"], "unsigned (development only)",
+        "{health}"
+    );
+    assert_eq!(health["status"], "degraded", "{health}");
+}
+
 #[test]
 fn an_invalid_variable_is_named() {
     let out = Command::new(env!("CARGO_BIN_EXE_jules"))
@@ -192,6 +254,7 @@ fn production_refuses_every_development_stand_in() {
             "no carrier: replies would only be printed",
             "offline responder",
             "holds a placeholder contact",
+            "POLICY_TRUSTED_KEYS: no trusted signing key",
         ],
     );
     assert!(!err.contains("listening"), "{err}");
@@ -337,6 +400,7 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
     // Production sends through a real carrier and asks a real model: fakes of both.
     let fakes = tokio::runtime::Runtime::new().unwrap();
     let policies = crate::support::app::policy_dir().display().to_string();
+    let trusted = crate::support::trusted_keys();
     let (carrier, model) =
         fakes.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
     let env = [
@@ -355,6 +419,7 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
         ("ANTHROPIC_API_KEY", "sk-ant-test"),
         ("ANTHROPIC_BASE_URL", model.url.as_str()),
         ("POLICY_DIR", policies.as_str()),
+        ("POLICY_TRUSTED_KEYS", trusted.as_str()),
     ];
     let (server, addr, _banner, logs) = start_logged(data.path(), &env);
     let good = base64::engine::general_purpose::STANDARD.encode("hook:secret");

@@ -34,12 +34,7 @@ fn bundles(age_gate: bool) -> PathBuf {
             if age_gate { "-age-gated" } else { "" }
         ));
         for name in ["crisis", "compliance", "prompt"] {
-            let src = super::shipped_bundle(name);
-            let dst = dir.join(name);
-            std::fs::create_dir_all(&dst).unwrap();
-            for file in ["bundle.toml", "component.wasm", "config.json"] {
-                std::fs::copy(src.join(file), dst.join(file)).unwrap();
-            }
+            super::copy_bundle(name, &dir.join(name));
         }
         // A real contact in place of the shipped placeholder, which production refuses.
         let config = dir.join("compliance/config.json");
@@ -53,12 +48,8 @@ fn bundles(age_gate: bool) -> PathBuf {
             );
         }
         std::fs::write(&config, text).unwrap();
-        // Serving never reads corpora; they are not copied, so the manifests drop them.
         for name in ["crisis", "compliance", "prompt"] {
-            let m = dir.join(name).join("bundle.toml");
-            let text = std::fs::read_to_string(&m).unwrap();
-            let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("corpus")).collect();
-            std::fs::write(&m, kept.join("\n")).unwrap();
+            super::sign(&dir.join(name));
         }
         dir
     }

@@ -35,6 +35,44 @@ pub fn shipped_bundle(name: &str) -> PathBuf {
     dir
 }
 
+/// A copy of a shipped bundle in `dst`, for serving: no corpora (serving never reads
+/// them), so the manifest drops them.
+pub fn copy_bundle(name: &str, dst: &Path) {
+    let src = shipped_bundle(name);
+    std::fs::create_dir_all(dst).unwrap();
+    for file in ["component.wasm", "config.json"] {
+        std::fs::copy(src.join(file), dst.join(file)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(src.join("bundle.toml")).unwrap();
+    let kept: Vec<&str> = manifest
+        .lines()
+        .filter(|l| !l.starts_with("corpus"))
+        .collect();
+    std::fs::write(dst.join("bundle.toml"), kept.join("\n")).unwrap();
+}
+
+/// The key these tests sign bundles with (one per test process).
+pub fn signing_key() -> &'static jules::policy::SigningIdentity {
+    static KEY: std::sync::OnceLock<jules::policy::SigningIdentity> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| jules::policy::SigningIdentity::generate("tests").unwrap())
+}
+
+/// `POLICY_TRUSTED_KEYS` trusting `signing_key`.
+pub fn trusted_keys() -> String {
+    signing_key().trusted_entry()
+}
+
+/// Write `signature.json` into the bundle folder `dir`, signed with `signing_key`.
+pub fn sign(dir: &Path) {
+    let source = jules::policy::BundleSource::read(dir).expect("a bundle to sign");
+    let file = signing_key().sign(&source.manifest, &source.digest);
+    std::fs::write(
+        dir.join(jules::policy::SIGNATURE_FILE),
+        serde_json::to_string(&file).unwrap(),
+    )
+    .expect("write signature.json");
+}
+
 /// A bundle folder in a temp dir around `component` with `config`.
 pub fn temp_bundle(component: &Path, world: &str, wit: &str, config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -58,6 +96,7 @@ pub fn runtime() -> PolicyRuntime {
         init_fuel: 2_000_000_000,
         cache_dir: None,
         concurrency: 2,
+        trust: Default::default(),
     })
     .expect("policy runtime")
 }

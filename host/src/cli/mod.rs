@@ -92,6 +92,31 @@ pub enum PolicyCommand {
         #[arg(long)]
         no_progress: bool,
     },
+    /// Make an ed25519 signing key pair: ID.key (private, mode 0600) and ID.pub (the
+    /// `ID:BASE64` entry for POLICY_TRUSTED_KEYS) in DIR.
+    Keygen {
+        /// The key's id, named by every signature it makes (letters, digits, `-_.`).
+        #[arg(long)]
+        id: String,
+        /// Where to write the two files.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Sign a bundle: write signature.json beside its manifest (name, version, world,
+    /// WIT version and digest, signed with the key).
+    Sign {
+        /// The bundle's folder.
+        bundle: PathBuf,
+        /// The private key file from `jules policy keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a bundle's signature against POLICY_TRUSTED_KEYS as production would.
+    /// Exit status: 0 when it verifies, 2 when it is refused (the reason is printed).
+    Verify {
+        /// The bundle's folder.
+        bundle: PathBuf,
+    },
     /// Describe a component: world, WIT version, exports, imports; refuse capability
     /// imports beyond the deny-all set (exit 2).
     Check {

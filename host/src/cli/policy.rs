@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::harness;
-use crate::policy::{BundleSource, PolicyRuntime, RuntimeSettings, SUPPORTED_WIT_VERSIONS};
+use crate::policy::{BundleSource, PolicyRuntime, RuntimeSettings, SUPPORTED_WIT_VERSIONS, Trust};
 
 use super::PolicyCommand;
+
+mod signing;
 
 const FAILED: u8 = 1;
 const CANNOT_LOAD: u8 = 2;
@@ -21,6 +23,9 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             no_progress,
         } => test(&bundle, corpus, &format, output.as_deref(), !no_progress),
         PolicyCommand::Check { component } => check(&component),
+        PolicyCommand::Keygen { id, dir } => signing::keygen(&id, &dir),
+        PolicyCommand::Sign { bundle, key } => signing::sign(&bundle, &key),
+        PolicyCommand::Verify { bundle } => signing::verify(&bundle),
     }
 }
 
@@ -33,6 +38,8 @@ fn test(
 ) -> ExitCode {
     let settings = RuntimeSettings {
         cache_dir: Some(cache_dir()),
+        // Testing a bundle is authoring, not serving: signed or not, it is scored.
+        trust: Trust::NotChecked,
         ..RuntimeSettings::default()
     };
     let runtime = match PolicyRuntime::new(settings) {

@@ -117,6 +117,12 @@ impl Config {
             local_users: positive("MEMORY_LOCAL_USERS", memory_defaults.local_users)?,
             key_prefix: var("REDIS_KEY_PREFIX").unwrap_or(memory_defaults.key_prefix),
         };
+        let trusted_keys =
+            crate::policy::TrustedKeys::parse(&var("POLICY_TRUSTED_KEYS").unwrap_or_default())
+                .map_err(|reason| ConfigError {
+                    name: "POLICY_TRUSTED_KEYS",
+                    reason,
+                })?;
         let mut services = services::from_env()?;
         // Unauthenticated carrier callbacks are a development stand-in.
         services.ingress.bandwidth_open = !environment.is_production();
@@ -139,6 +145,11 @@ impl Config {
                         .map(PathBuf::from)
                         .unwrap_or_else(|| data_dir.join("policy-cache")),
                 ),
+                // Unsigned bundles are a development stand-in.
+                trust: crate::policy::Trust::Verify {
+                    keys: trusted_keys,
+                    allow_unsigned: !environment.is_production(),
+                },
                 ..defaults
             },
             data_dir,

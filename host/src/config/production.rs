@@ -69,6 +69,16 @@ pub fn refusals(config: &Config, keys_set: bool) -> Vec<Refusal> {
             "no language model: replies would come from the offline responder",
         );
     }
+    let no_keys = match &config.policy.trust {
+        crate::policy::Trust::Verify { keys, .. } => keys.is_empty(),
+        crate::policy::Trust::NotChecked => true,
+    };
+    if no_keys {
+        refuse(
+            "POLICY_TRUSTED_KEYS",
+            "no trusted signing key: every bundle would be refused and the native baseline would decide",
+        );
+    }
     for file in placeholder_configs(&config.policy_dir) {
         refuse(
             &file,

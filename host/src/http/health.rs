@@ -21,6 +21,11 @@ fn policy_checks(state: &AppState) -> (Value, bool) {
                 "bundle": b.manifest.name,
                 "version": b.manifest.version.to_string(),
                 "digest": b.digest.to_string(),
+                "signature": match &b.provenance {
+                    crate::policy::Provenance::Signed { key_id } => json!({ "key_id": key_id }),
+                    crate::policy::Provenance::Unsigned => json!("unsigned (development only)"),
+                    crate::policy::Provenance::NotChecked => json!("not checked"),
+                },
                 "calls": load(&stats.calls),
                 "fallbacks": load(&stats.fallbacks),
             }),

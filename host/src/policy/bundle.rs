@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::LoadError;
+use super::signing::SIGNATURE_FILE;
 
 pub const MANIFEST_FILE: &str = "bundle.toml";
 
@@ -83,6 +84,8 @@ pub struct BundleSource {
     pub component: Vec<u8>,
     pub config: String,
     pub digest: BundleDigest,
+    /// The text of `signature.json`, when the bundle has one.
+    pub signature: Option<String>,
 }
 
 impl BundleSource {
@@ -106,13 +109,26 @@ impl BundleSource {
             source,
         })?;
         let config = read_string(&dir.join(&manifest.config))?;
-        Ok(BundleSource::new(
+        let signature_path = dir.join(SIGNATURE_FILE);
+        let signature = match std::fs::read_to_string(&signature_path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(LoadError::Io {
+                    path: signature_path,
+                    source,
+                });
+            }
+        };
+        let mut source = BundleSource::new(
             dir.to_path_buf(),
             manifest,
             component_path,
             component,
             config,
-        ))
+        );
+        source.signature = signature;
+        Ok(source)
     }
 
     pub fn new(
@@ -130,6 +146,7 @@ impl BundleSource {
             component,
             config,
             digest,
+            signature: None,
         }
     }
 

@@ -32,6 +32,9 @@ pub struct RuntimeSettings {
     /// component spinning to its deadline never holds an async worker
     /// (`POLICY_CONCURRENCY`; default: the machine's cores).
     pub concurrency: usize,
+    /// Which signatures a bundle needs to load (default: development, unsigned
+    /// accepted, no key trusted).
+    pub trust: super::signing::Trust,
 }
 
 impl Default for RuntimeSettings {
@@ -44,6 +47,7 @@ impl Default for RuntimeSettings {
             cache_dir: None,
             init_fuel: 5_000_000_000,
             concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            trust: super::signing::Trust::default(),
         }
     }
 }

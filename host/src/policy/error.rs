@@ -50,6 +50,8 @@ pub enum LoadError {
     BaselineConfig { message: String },
     #[error("compiling the component failed: {reason}")]
     Compile { reason: String },
+    #[error("refused: {0}")]
+    Signature(#[from] super::signing::SignatureError),
 }
 
 /// Why one call into a component failed. The runtime contains all of these.

@@ -31,6 +31,8 @@ pub struct LoadedBundle {
     /// Size of the pre-initialized component (what every call's fresh instance
     /// starts from); unknown when it came from the cache.
     pub snapshot_bytes: Option<usize>,
+    /// Who vouched for it (its signature, as checked at load).
+    pub provenance: super::signing::Provenance,
     pub(super) pre: VersionedPre,
     pub(super) baseline: Baseline,
     pub(super) engine: Engine,

@@ -16,6 +16,7 @@ mod loaded;
 mod preinit;
 mod runtime;
 mod sandbox;
+mod signing;
 mod validate;
 mod wit;
 
@@ -29,6 +30,10 @@ pub use loaded::LoadedBundle;
 #[cfg(feature = "bench-support")]
 pub use loaded::WarmInstance;
 pub use runtime::{Decided, Fallback, PolicyRuntime, WorldStats};
+pub use signing::{
+    Provenance, SIGNATURE_FILE, SignatureError, SignatureFile, SigningIdentity, Statement, Trust,
+    TrustedKeys,
+};
 pub use wit::SUPPORTED as SUPPORTED_WIT_VERSIONS;
 
 /// Describe a component file without loading it as a bundle (for `jules policy check`).

@@ -153,6 +153,12 @@ impl PolicyRuntime {
     }
 
     pub fn load_source(&self, source: BundleSource) -> Result<Arc<LoadedBundle>, LoadError> {
+        // Before any of the component's code runs (its init runs at pre-initialization).
+        let provenance = self.settings.trust.check(
+            &source.manifest,
+            &source.digest,
+            source.signature.as_deref(),
+        )?;
         let path = &source.component_path;
         inspect::check_header(path, &source.component)?;
         let expected = (source.manifest.world, &source.manifest.wit);
@@ -220,6 +226,7 @@ impl PolicyRuntime {
             inspection,
             from_cache,
             snapshot_bytes,
+            provenance,
             pre,
             baseline,
             engine: self.engine.clone(),
