@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::migrate::MigrationStatus;
 use super::postgres::PgStore;
+use super::rollout::*;
 use super::sqlite::SqliteStore;
 use super::types::*;
 
@@ -279,5 +280,61 @@ impl Backend {
     #[cfg(feature = "bench-support")]
     pub async fn raw_insert(&self, id: Uuid, payload: &[u8]) -> Result<(), StoreError> {
         dispatch!(self, s => s.raw_insert(id, payload).await)
+    }
+
+    pub async fn desired(&self) -> Result<Vec<DesiredRow>, StoreError> {
+        dispatch!(self, s => s.desired().await)
+    }
+
+    /// Stage `bundle` as `change.world`'s candidate: hosts prepare it, none serves it.
+    pub async fn stage(&self, change: &Change<'_>, bundle: &BundleRef) -> Result<(), StoreError> {
+        dispatch!(self, s => s.stage(change, bundle).await)
+    }
+
+    /// Make the staged candidate `digest` active (the active one becomes previous).
+    pub async fn commit_candidate(
+        &self,
+        change: &Change<'_>,
+        digest: &str,
+    ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
+        dispatch!(self, s => s.commit_candidate(change, digest).await)
+    }
+
+    /// Drop the staged candidate `digest`, if it is still the one staged.
+    pub async fn abandon_candidate(
+        &self,
+        change: &Change<'_>,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.abandon_candidate(change, digest).await)
+    }
+
+    /// Swap the active and previous bundles.
+    pub async fn rollback(
+        &self,
+        change: &Change<'_>,
+    ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
+        dispatch!(self, s => s.rollback(change).await)
+    }
+
+    pub async fn policy_history(
+        &self,
+        world: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        dispatch!(self, s => s.policy_history(world, limit).await)
+    }
+
+    pub async fn heartbeat(
+        &self,
+        host_id: &str,
+        started_at: SystemTime,
+        reports: &[HostReport],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.heartbeat(host_id, started_at, reports).await)
+    }
+
+    pub async fn policy_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
+        dispatch!(self, s => s.policy_hosts().await)
     }
 }

@@ -76,6 +76,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "key_checks",
         sql: include_str!("../../../migrations/postgres/0007_key_checks.sql"),
     },
+    Migration {
+        version: 8,
+        name: "policy_rollout",
+        sql: include_str!("../../../migrations/postgres/0008_policy_rollout.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -114,6 +119,11 @@ pub const SQLITE: &[Migration] = &[
         version: 7,
         name: "key_checks",
         sql: include_str!("../../../migrations/sqlite/0007_key_checks.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "policy_rollout",
+        sql: include_str!("../../../migrations/sqlite/0008_policy_rollout.sql"),
     },
 ];
 

@@ -6,6 +6,7 @@
 mod backend;
 pub mod migrate;
 pub mod postgres;
+mod rollout;
 pub mod rotate;
 mod sealed;
 pub mod sqlite;
@@ -13,5 +14,6 @@ mod types;
 
 pub use backend::Backend;
 pub use migrate::{Migration, MigrationError, MigrationStatus, POSTGRES, SQLITE};
+pub use rollout::*;
 pub use sealed::{KeyMismatch, OpenTurn, Outgoing, Store, Turn, User};
 pub use types::*;

@@ -18,6 +18,7 @@ use jules::store::{
 use support::store::Fixture;
 
 mod outbox;
+mod rollout;
 
 suite!(
     inbound_round_trip,

@@ -11,13 +11,18 @@ use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
 mod outbox;
+mod rollout;
 mod turn;
+
+pub use rollout::CHANNEL;
 
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
     /// host:port/database, never the password.
     target: String,
+    /// For connections outside the pool (LISTEN).
+    config: tokio_postgres::Config,
 }
 
 fn user_row(r: &Row) -> Result<UserRow, StoreError> {
@@ -101,6 +106,7 @@ impl PgStore {
             config.get_ports().first().copied().unwrap_or(5432),
             config.get_dbname().unwrap_or("")
         );
+        let listen = config.clone();
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -112,7 +118,11 @@ impl PgStore {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|e| StoreError::Url(e.to_string()))?;
-        Ok(PgStore { pool, target })
+        Ok(PgStore {
+            pool,
+            target,
+            config: listen,
+        })
     }
 
     /// A server setting as this store's connections see it.

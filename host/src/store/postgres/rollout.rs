@@ -1,0 +1,305 @@
+//! Desired policy state on Postgres. Every change takes the world's row lock, writes
+//! its history row in the same transaction and notifies `jules_policy`, which Postgres
+//! delivers to the listening hosts when the transaction commits.
+
+use std::time::SystemTime;
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::PgStore;
+use crate::store::rollout::*;
+use crate::store::types::StoreError;
+
+/// The channel hosts LISTEN on; the payload is the world that changed.
+pub const CHANNEL: &str = "jules_policy";
+
+const DESIRED_COLUMNS: &str = "world, active_source, active_digest, previous_source,
+    previous_digest, candidate_source, candidate_digest, revision, set_by, set_at, reason";
+
+fn desired_row(r: &Row) -> DesiredRow {
+    DesiredRow {
+        world: r.get(0),
+        active: BundleRef::from_columns(r.get(1), r.get(2)),
+        previous: BundleRef::from_columns(r.get(3), r.get(4)),
+        candidate: BundleRef::from_columns(r.get(5), r.get(6)),
+        revision: r.get(7),
+        set_by: r.get(8),
+        set_at: r.get(9),
+        reason: r.get(10),
+    }
+}
+
+async fn locked(tx: &impl GenericClient, world: &str) -> Result<Option<DesiredRow>, StoreError> {
+    let sql = format!("SELECT {DESIRED_COLUMNS} FROM policy_desired WHERE world = $1 FOR UPDATE");
+    Ok(tx
+        .query_opt(&sql, &[&world])
+        .await?
+        .as_ref()
+        .map(desired_row))
+}
+
+async fn record(
+    tx: &impl GenericClient,
+    change: &Change<'_>,
+    action: RolloutAction,
+    bundle: &BundleRef,
+    previous: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO policy_history (world, action, source, digest, previous_digest, subject, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &change.world,
+            &action.as_str(),
+            &bundle.source,
+            &bundle.digest,
+            &previous,
+            &change.subject,
+            &change.reason,
+        ],
+    )
+    .await?;
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &change.world])
+        .await?;
+    Ok(())
+}
+
+impl PgStore {
+    pub async fn desired(&self) -> Result<Vec<DesiredRow>, StoreError> {
+        let sql = format!("SELECT {DESIRED_COLUMNS} FROM policy_desired ORDER BY world");
+        Ok(self
+            .rows(&sql, &[])
+            .await?
+            .iter()
+            .map(desired_row)
+            .collect())
+    }
+
+    pub async fn stage(&self, change: &Change<'_>, bundle: &BundleRef) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = locked(&tx, change.world).await?;
+        tx.execute(
+            "INSERT INTO policy_desired (world, candidate_source, candidate_digest, revision,
+                                         set_by, reason)
+             VALUES ($1, $2, $3, 1, $4, $5)
+             ON CONFLICT (world) DO UPDATE SET candidate_source = excluded.candidate_source,
+                 candidate_digest = excluded.candidate_digest,
+                 revision = policy_desired.revision + 1",
+            &[
+                &change.world,
+                &bundle.source,
+                &bundle.digest,
+                &change.subject,
+                &change.reason,
+            ],
+        )
+        .await?;
+        let active = current.and_then(|d| d.active).map(|a| a.digest);
+        record(&tx, change, RolloutAction::Stage, bundle, active.as_deref()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn commit_candidate(
+        &self,
+        change: &Change<'_>,
+        digest: &str,
+    ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = locked(&tx, change.world).await?;
+        let Some(candidate) = current
+            .as_ref()
+            .and_then(|d| d.candidate.clone())
+            .filter(|c| c.digest == digest)
+        else {
+            return Ok(Err(RolloutRefusal::NotStaged {
+                world: change.world.into(),
+                digest: digest.into(),
+            }));
+        };
+        let sql = format!(
+            "UPDATE policy_desired SET previous_source = active_source,
+                 previous_digest = active_digest, active_source = candidate_source,
+                 active_digest = candidate_digest, candidate_source = NULL,
+                 candidate_digest = NULL, revision = revision + 1, set_by = $2,
+                 set_at = now(), reason = $3
+             WHERE world = $1 RETURNING {DESIRED_COLUMNS}"
+        );
+        let row = tx
+            .query_one(&sql, &[&change.world, &change.subject, &change.reason])
+            .await?;
+        let previous = current.and_then(|d| d.active).map(|a| a.digest);
+        record(
+            &tx,
+            change,
+            RolloutAction::Activate,
+            &candidate,
+            previous.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(desired_row(&row)))
+    }
+
+    pub async fn abandon_candidate(
+        &self,
+        change: &Change<'_>,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = locked(&tx, change.world).await?;
+        let Some(desired) =
+            current.filter(|d| d.candidate.as_ref().is_some_and(|c| c.digest == digest))
+        else {
+            return Ok(());
+        };
+        tx.execute(
+            "UPDATE policy_desired SET candidate_source = NULL, candidate_digest = NULL,
+                 revision = revision + 1 WHERE world = $1",
+            &[&change.world],
+        )
+        .await?;
+        let candidate = desired.candidate.expect("filtered on it");
+        let active = desired.active.map(|a| a.digest);
+        record(
+            &tx,
+            change,
+            RolloutAction::Abandon,
+            &candidate,
+            active.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(
+        &self,
+        change: &Change<'_>,
+    ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = locked(&tx, change.world).await?;
+        let Some((previous, active)) = current.and_then(|d| Some((d.previous?, d.active))) else {
+            return Ok(Err(RolloutRefusal::NoPrevious {
+                world: change.world.into(),
+            }));
+        };
+        let sql = format!(
+            "UPDATE policy_desired SET previous_source = active_source,
+                 previous_digest = active_digest, active_source = previous_source,
+                 active_digest = previous_digest, candidate_source = NULL,
+                 candidate_digest = NULL, revision = revision + 1, set_by = $2,
+                 set_at = now(), reason = $3
+             WHERE world = $1 RETURNING {DESIRED_COLUMNS}"
+        );
+        let row = tx
+            .query_one(&sql, &[&change.world, &change.subject, &change.reason])
+            .await?;
+        let replaced = active.map(|a| a.digest);
+        record(
+            &tx,
+            change,
+            RolloutAction::Rollback,
+            &previous,
+            replaced.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(desired_row(&row)))
+    }
+
+    /// Newest first; `world` narrows it to one world.
+    pub async fn policy_history(
+        &self,
+        world: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT id, world, action, source, digest, previous_digest, subject, reason, at
+                 FROM policy_history WHERE ($1::text IS NULL OR world = $1)
+                 ORDER BY id DESC LIMIT $2",
+                &[&world, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HistoryRow {
+                id: r.get(0),
+                world: r.get(1),
+                action: r.get(2),
+                source: r.get(3),
+                digest: r.get(4),
+                previous_digest: r.get(5),
+                subject: r.get(6),
+                reason: r.get(7),
+                at: r.get(8),
+            })
+            .collect())
+    }
+
+    pub async fn heartbeat(
+        &self,
+        host_id: &str,
+        started_at: SystemTime,
+        reports: &[HostReport],
+    ) -> Result<(), StoreError> {
+        for r in reports {
+            self.exec(
+                "INSERT INTO policy_hosts (host_id, world, serving, prepared, error, error_digest,
+                                           started_at, seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+                 ON CONFLICT (host_id, world) DO UPDATE SET serving = excluded.serving,
+                     prepared = excluded.prepared, error = excluded.error,
+                     error_digest = excluded.error_digest, started_at = excluded.started_at,
+                     seen_at = now()",
+                &[
+                    &host_id,
+                    &r.world,
+                    &r.serving,
+                    &r.prepared,
+                    &r.error,
+                    &r.error_digest,
+                    &started_at,
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn policy_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT host_id, world, serving, prepared, error, error_digest, started_at, seen_at
+                 FROM policy_hosts ORDER BY host_id, world",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HostRow {
+                host_id: r.get(0),
+                report: HostReport {
+                    world: r.get(1),
+                    serving: r.get(2),
+                    prepared: r.get(3),
+                    error: r.get(4),
+                    error_digest: r.get(5),
+                },
+                started_at: r.get(6),
+                seen_at: r.get(7),
+            })
+            .collect())
+    }
+
+    /// A connection string for a dedicated LISTEN connection (not from the pool).
+    pub fn listen_config(&self) -> tokio_postgres::Config {
+        self.config.clone()
+    }
+}

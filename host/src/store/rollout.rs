@@ -1,0 +1,102 @@
+//! The fleet's desired policy state, its history and each host's heartbeat, as both
+//! backends store them.
+
+use std::time::SystemTime;
+
+/// What one world should run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredRow {
+    pub world: String,
+    pub active: Option<BundleRef>,
+    pub previous: Option<BundleRef>,
+    /// Staged: hosts prepare it; nobody serves it until it is made active.
+    pub candidate: Option<BundleRef>,
+    pub revision: i64,
+    pub set_by: String,
+    pub set_at: SystemTime,
+    pub reason: String,
+}
+
+/// Where a bundle comes from (a folder or a registry reference) and its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRef {
+    pub source: String,
+    pub digest: String,
+}
+
+impl BundleRef {
+    pub(crate) fn from_columns(source: Option<String>, digest: Option<String>) -> Option<Self> {
+        Some(BundleRef {
+            source: source?,
+            digest: digest?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutAction {
+    Stage,
+    Activate,
+    Rollback,
+    Abandon,
+}
+
+impl RolloutAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutAction::Stage => "stage",
+            RolloutAction::Activate => "activate",
+            RolloutAction::Rollback => "rollback",
+            RolloutAction::Abandon => "abandon",
+        }
+    }
+}
+
+/// Who asks for a change, and why.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub world: &'a str,
+    pub subject: &'a str,
+    pub reason: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub world: String,
+    pub action: String,
+    pub source: String,
+    pub digest: String,
+    pub previous_digest: Option<String>,
+    pub subject: String,
+    pub reason: String,
+    pub at: SystemTime,
+}
+
+/// One host's report for one world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostReport {
+    pub world: String,
+    pub serving: Option<String>,
+    pub prepared: Option<String>,
+    pub error: Option<String>,
+    /// The digest the error is about.
+    pub error_digest: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRow {
+    pub host_id: String,
+    pub report: HostReport,
+    pub started_at: SystemTime,
+    pub seen_at: SystemTime,
+}
+
+/// Why a change was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RolloutRefusal {
+    #[error("{world} has no staged candidate {digest}")]
+    NotStaged { world: String, digest: String },
+    #[error("{world} has no previous bundle to roll back to")]
+    NoPrevious { world: String },
+}

@@ -1,0 +1,352 @@
+//! Desired policy state on the embedded store: as on Postgres, each change and its
+//! history row in one transaction. Its single host is told in process, not notified.
+
+use std::time::SystemTime;
+
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::{SqliteStore, now_ms};
+use crate::store::rollout::*;
+use crate::store::types::{StoreError, from_millis, millis};
+
+const DESIRED_COLUMNS: &str = "world, active_source, active_digest, previous_source,
+    previous_digest, candidate_source, candidate_digest, revision, set_by, set_at, reason";
+
+fn desired_row(r: &Row<'_>) -> rusqlite::Result<DesiredRow> {
+    Ok(DesiredRow {
+        world: r.get(0)?,
+        active: BundleRef::from_columns(r.get(1)?, r.get(2)?),
+        previous: BundleRef::from_columns(r.get(3)?, r.get(4)?),
+        candidate: BundleRef::from_columns(r.get(5)?, r.get(6)?),
+        revision: r.get(7)?,
+        set_by: r.get(8)?,
+        set_at: from_millis(r.get(9)?),
+        reason: r.get(10)?,
+    })
+}
+
+fn current(tx: &Transaction<'_>, world: &str) -> rusqlite::Result<Option<DesiredRow>> {
+    tx.query_row(
+        &format!("SELECT {DESIRED_COLUMNS} FROM policy_desired WHERE world = ?1"),
+        [world],
+        desired_row,
+    )
+    .optional()
+}
+
+fn record(
+    tx: &Transaction<'_>,
+    change: &Change<'_>,
+    action: RolloutAction,
+    bundle: &BundleRef,
+    previous: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO policy_history (world, action, source, digest, previous_digest, subject,
+                                     reason, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            change.world,
+            action.as_str(),
+            bundle.source,
+            bundle.digest,
+            previous,
+            change.subject,
+            change.reason,
+            now_ms()
+        ],
+    )?;
+    Ok(())
+}
+
+struct Owned {
+    world: String,
+    subject: String,
+    reason: String,
+}
+
+impl Owned {
+    fn of(c: &Change<'_>) -> Owned {
+        Owned {
+            world: c.world.into(),
+            subject: c.subject.into(),
+            reason: c.reason.into(),
+        }
+    }
+
+    fn change(&self) -> Change<'_> {
+        Change {
+            world: &self.world,
+            subject: &self.subject,
+            reason: &self.reason,
+        }
+    }
+}
+
+/// Move the active bundle to previous and `to` to active (commit and rollback alike).
+fn replace_active(
+    tx: &Transaction<'_>,
+    c: &Change<'_>,
+    to: &BundleRef,
+    from: Option<&BundleRef>,
+) -> rusqlite::Result<DesiredRow> {
+    tx.execute(
+        "UPDATE policy_desired SET previous_source = ?2, previous_digest = ?3,
+             active_source = ?4, active_digest = ?5, candidate_source = NULL,
+             candidate_digest = NULL, revision = revision + 1, set_by = ?6, set_at = ?7,
+             reason = ?8
+         WHERE world = ?1",
+        params![
+            c.world,
+            from.map(|b| &b.source),
+            from.map(|b| &b.digest),
+            to.source,
+            to.digest,
+            c.subject,
+            now_ms(),
+            c.reason
+        ],
+    )?;
+    Ok(current(tx, c.world)?.expect("the row was just updated"))
+}
+
+impl SqliteStore {
+    pub async fn desired(&self) -> Result<Vec<DesiredRow>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {DESIRED_COLUMNS} FROM policy_desired ORDER BY world"
+            ))?;
+            let rows = stmt.query_map([], desired_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn stage(&self, change: &Change<'_>, bundle: &BundleRef) -> Result<(), StoreError> {
+        let (o, bundle) = (Owned::of(change), bundle.clone());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let change = o.change();
+            let active = current(&tx, change.world)?.and_then(|d| d.active);
+            tx.execute(
+                "INSERT INTO policy_desired (world, candidate_source, candidate_digest, revision,
+                                             set_by, set_at, reason)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
+                 ON CONFLICT (world) DO UPDATE SET candidate_source = excluded.candidate_source,
+                     candidate_digest = excluded.candidate_digest,
+                     revision = policy_desired.revision + 1",
+                params![
+                    change.world,
+                    bundle.source,
+                    bundle.digest,
+                    change.subject,
+                    now_ms(),
+                    change.reason
+                ],
+            )?;
+            let active = active.map(|a| a.digest);
+            record(
+                &tx,
+                &change,
+                RolloutAction::Stage,
+                &bundle,
+                active.as_deref(),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn commit_candidate(
+        &self,
+        change: &Change<'_>,
+        digest: &str,
+    ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
+        let (o, digest) = (Owned::of(change), digest.to_string());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let change = o.change();
+            let now = current(&tx, change.world)?;
+            let Some(candidate) = now
+                .as_ref()
+                .and_then(|d| d.candidate.clone())
+                .filter(|c| c.digest == digest)
+            else {
+                return Ok(Err(RolloutRefusal::NotStaged {
+                    world: o.world.clone(),
+                    digest,
+                }));
+            };
+            let active = now.and_then(|d| d.active);
+            let row = replace_active(&tx, &change, &candidate, active.as_ref())?;
+            let previous = active.map(|a| a.digest);
+            record(
+                &tx,
+                &change,
+                RolloutAction::Activate,
+                &candidate,
+                previous.as_deref(),
+            )?;
+            tx.commit()?;
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    pub async fn abandon_candidate(
+        &self,
+        change: &Change<'_>,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        let (o, digest) = (Owned::of(change), digest.to_string());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let change = o.change();
+            let Some(desired) = current(&tx, change.world)?
+                .filter(|d| d.candidate.as_ref().is_some_and(|c| c.digest == digest))
+            else {
+                return Ok(());
+            };
+            tx.execute(
+                "UPDATE policy_desired SET candidate_source = NULL, candidate_digest = NULL,
+                     revision = revision + 1 WHERE world = ?1",
+                [change.world],
+            )?;
+            let candidate = desired.candidate.expect("filtered on it");
+            let active = desired.active.map(|a| a.digest);
+            record(
+                &tx,
+                &change,
+                RolloutAction::Abandon,
+                &candidate,
+                active.as_deref(),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn rollback(
+        &self,
+        change: &Change<'_>,
+    ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
+        let o = Owned::of(change);
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let change = o.change();
+            let Some((previous, active)) =
+                current(&tx, change.world)?.and_then(|d| Some((d.previous?, d.active)))
+            else {
+                return Ok(Err(RolloutRefusal::NoPrevious {
+                    world: o.world.clone(),
+                }));
+            };
+            let row = replace_active(&tx, &change, &previous, active.as_ref())?;
+            let replaced = active.map(|a| a.digest);
+            record(
+                &tx,
+                &change,
+                RolloutAction::Rollback,
+                &previous,
+                replaced.as_deref(),
+            )?;
+            tx.commit()?;
+            Ok(Ok(row))
+        })
+        .await
+    }
+
+    pub async fn policy_history(
+        &self,
+        world: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let world = world.map(str::to_string);
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, world, action, source, digest, previous_digest, subject, reason, at
+                 FROM policy_history WHERE (?1 IS NULL OR world = ?1)
+                 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![world, limit], |r| {
+                Ok(HistoryRow {
+                    id: r.get(0)?,
+                    world: r.get(1)?,
+                    action: r.get(2)?,
+                    source: r.get(3)?,
+                    digest: r.get(4)?,
+                    previous_digest: r.get(5)?,
+                    subject: r.get(6)?,
+                    reason: r.get(7)?,
+                    at: from_millis(r.get(8)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        host_id: &str,
+        started_at: SystemTime,
+        reports: &[HostReport],
+    ) -> Result<(), StoreError> {
+        let (host_id, reports) = (host_id.to_string(), reports.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for r in &reports {
+                tx.execute(
+                    "INSERT INTO policy_hosts (host_id, world, serving, prepared, error,
+                                               error_digest, started_at, seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (host_id, world) DO UPDATE SET serving = excluded.serving,
+                         prepared = excluded.prepared, error = excluded.error,
+                         error_digest = excluded.error_digest,
+                         started_at = excluded.started_at, seen_at = excluded.seen_at",
+                    params![
+                        host_id,
+                        r.world,
+                        r.serving,
+                        r.prepared,
+                        r.error,
+                        r.error_digest,
+                        millis(started_at),
+                        now_ms()
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn policy_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT host_id, world, serving, prepared, error, error_digest, started_at,
+                        seen_at
+                 FROM policy_hosts ORDER BY host_id, world",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(HostRow {
+                    host_id: r.get(0)?,
+                    report: HostReport {
+                        world: r.get(1)?,
+                        serving: r.get(2)?,
+                        prepared: r.get(3)?,
+                        error: r.get(4)?,
+                        error_digest: r.get(5)?,
+                    },
+                    started_at: from_millis(r.get(6)?),
+                    seen_at: from_millis(r.get(7)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
