@@ -7,7 +7,7 @@ use jules::store::{Migration, MigrationError, POSTGRES, migrate};
 use support::TestDatabase;
 
 /// Every migration, in order: what a fresh store applies.
-const EVERY_MIGRATION: [&str; 7] = [
+const EVERY_MIGRATION: [&str; 8] = [
     "0001_initial",
     "0002_pipeline",
     "0003_claims",
@@ -15,6 +15,7 @@ const EVERY_MIGRATION: [&str; 7] = [
     "0005_rejected_events",
     "0006_compliance_events",
     "0007_key_checks",
+    "0008_policy_rollout",
 ];
 
 async fn tables(client: &tokio_postgres::Client) -> Vec<String> {
@@ -143,6 +144,34 @@ async fn replicas_migrating_at_once_apply_each_migration_once() {
     assert_eq!(applied, EVERY_MIGRATION);
 }
 
+/// Who changed which policy, when and why is evidence: rows are never rewritten.
+#[tokio::test]
+async fn the_policy_history_is_append_only() {
+    let db = TestDatabase::create().await;
+    let mut client = migrate::connect(&db.url).await.unwrap();
+    migrate::apply(&mut client, POSTGRES).await.unwrap();
+    client
+        .execute(
+            "INSERT INTO policy_history (world, action, source, digest, subject, reason)
+             VALUES ('crisis-detector', 'activate', '/b', 'sha256:aa', 'ana', 'r')",
+            &[],
+        )
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE policy_history SET subject = 'someone else'",
+        "DELETE FROM policy_history",
+    ] {
+        let err = client.execute(sql, &[]).await.unwrap_err();
+        let db_err = err.as_db_error().map(|e| e.message().to_string());
+        assert_eq!(
+            db_err.as_deref(),
+            Some("policy_history is append-only"),
+            "{sql}"
+        );
+    }
+}
+
 /// The embedded store's migrations obey the same rules.
 mod embedded {
     use jules::store::sqlite::apply;
@@ -161,6 +190,19 @@ mod embedded {
     fn a_failing_migration_leaves_the_schema_as_it_was_and_is_named() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         assert_eq!(apply(&mut c, SQLITE).unwrap(), super::EVERY_MIGRATION);
+        let edit = c.execute(
+            "INSERT INTO policy_history (world, action, source, digest, subject, reason, at)
+             VALUES ('crisis-detector', 'activate', '/b', 'sha256:aa', 'ana', 'r', 0)",
+            [],
+        );
+        assert_eq!(edit.unwrap(), 1);
+        for sql in [
+            "UPDATE policy_history SET subject = 'x'",
+            "DELETE FROM policy_history",
+        ] {
+            let err = c.execute(sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
         let before = tables(&c);
         assert!(before.contains(&"messages".to_string()));
         let mut broken = SQLITE.to_vec();
