@@ -18,5 +18,6 @@ pub mod memory;
 pub mod net;
 pub mod pipeline;
 pub mod policy;
+pub mod rollout;
 pub mod startup;
 pub mod store;

@@ -47,6 +47,7 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     pub pipeline: Pipeline,
     pub policies: Arc<PolicyRuntime>,
+    pub rollout: Arc<crate::rollout::Agent>,
     workers: Option<Workers>,
     server: tokio::task::JoinHandle<()>,
     shutdown: Arc<tokio::sync::Notify>,
@@ -123,6 +124,13 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         carriers,
         services.pipeline.clone(),
     );
+    // The desired state, where one exists, decides over POLICY_DIR before traffic.
+    let rollout = crate::rollout::Agent::new(
+        policies.clone(),
+        pipeline.store.db().clone(),
+        crate::rollout::host_id(),
+    );
+    crate::rollout::start(rollout.clone(), pipeline.store.db()).await;
     announce(config, &policies, &secrets, &pipeline);
     warn_without_statistics(&pipeline.store).await;
     let ingress_store = Store::open(
@@ -137,6 +145,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
             store: ingress_store,
             pipeline: pipeline.clone(),
             ingress: Arc::new(services.ingress.clone()),
+            rollout: rollout.clone(),
         },
         &services.http,
     );
@@ -169,6 +178,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         addr,
         pipeline,
         policies,
+        rollout,
         workers,
         server,
         shutdown,

@@ -8,5 +8,6 @@ mod chat;
 mod keys;
 mod migrate;
 mod policy;
+mod rollout;
 mod serve;
 mod signing;

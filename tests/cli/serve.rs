@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use crate::support::fakes::Fake;
 use crate::support::{TestDatabase, shipped_bundle, workspace};
 
-fn get(addr: &str, path: &str) -> String {
+pub(crate) fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
         s,
@@ -21,7 +21,7 @@ fn get(addr: &str, path: &str) -> String {
 }
 
 /// Kills the server when the test ends, passing or failing.
-struct Server(std::process::Child);
+pub(crate) struct Server(std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -38,7 +38,7 @@ fn start(data: &std::path::Path, env: &[(&str, &str)]) -> (Server, String, Strin
 }
 
 /// `start`, and every later line of its stderr.
-fn start_logged(
+pub(crate) fn start_logged(
     data: &std::path::Path,
     env: &[(&str, &str)],
 ) -> (Server, String, String, std::sync::mpsc::Receiver<String>) {
@@ -84,7 +84,7 @@ fn start_logged(
     panic!("no listening line:\n{banner}");
 }
 
-fn json_body(response: &str) -> serde_json::Value {
+pub(crate) fn json_body(response: &str) -> serde_json::Value {
     let body = &response[response.find("\r\n\r\n").expect("a body") + 4..];
     serde_json::from_str(body).expect("json")
 }
@@ -349,7 +349,7 @@ fn store_and_memory_settings_are_checked() {
     }
 }
 
-fn post_text(addr: &str, auth: &str, id: &str, from: &str, text: &str) -> String {
+pub(crate) fn post_text(addr: &str, auth: &str, id: &str, from: &str, text: &str) -> String {
     let body = serde_json::json!([{
         "type": "message-received", "time": "2026-11-26T08:00:00.000Z", "to": "+15550001111",
         "description": "Incoming message received",

@@ -117,6 +117,39 @@ pub enum PolicyCommand {
         /// The bundle's folder.
         bundle: PathBuf,
     },
+    /// Make a bundle active fleet-wide: stage it, wait for the live hosts to prepare it
+    /// (fetch, verify, compile), then make it active and wait for them to serve it.
+    /// Exit status: 0 when every live host serves it, 1 when one does not (yet), 2
+    /// when nothing changed (the reason is printed).
+    Activate {
+        /// crisis-detector, compliance-policy or prompt-builder.
+        world: String,
+        /// The bundle's folder (one every host can read).
+        source: String,
+        /// Why, for the history.
+        #[arg(long)]
+        reason: String,
+        /// Seconds to wait for the hosts at each step.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Make the previous bundle of a world active again (exit status as `activate`).
+    Rollback {
+        world: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// The desired bundle per world and what each live host serves, with its errors.
+    /// Exit status: 0 when every host serves the desired state, 1 while one does not.
+    Status,
+    /// Every change, newest first: who, when, why.
+    History {
+        world: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
     /// Describe a component: world, WIT version, exports, imports; refuse capability
     /// imports beyond the deny-all set (exit 2).
     Check {
@@ -147,7 +180,8 @@ pub fn main() -> ExitCode {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Postgres NOTICEs ("relation already exists, skipping") are not news.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -2,12 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::harness;
 use crate::policy::{BundleSource, PolicyRuntime, RuntimeSettings, SUPPORTED_WIT_VERSIONS, Trust};
 
 use super::PolicyCommand;
 
+mod rollout;
 mod signing;
 
 const FAILED: u8 = 1;
@@ -26,6 +28,19 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
         PolicyCommand::Keygen { id, dir } => signing::keygen(&id, &dir),
         PolicyCommand::Sign { bundle, key } => signing::sign(&bundle, &key),
         PolicyCommand::Verify { bundle } => signing::verify(&bundle),
+        PolicyCommand::Activate {
+            world,
+            source,
+            reason,
+            wait,
+        } => rollout::activate(&world, &source, &reason, Duration::from_secs(wait)),
+        PolicyCommand::Rollback {
+            world,
+            reason,
+            wait,
+        } => rollout::rollback(&world, &reason, Duration::from_secs(wait)),
+        PolicyCommand::Status => rollout::status(),
+        PolicyCommand::History { world, limit } => rollout::history(world.as_deref(), limit),
     }
 }
 

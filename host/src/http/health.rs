@@ -36,6 +36,24 @@ fn policy_checks(state: &AppState) -> (Value, bool) {
         };
         checks.insert(world.to_string(), entry);
     }
+    // The desired state this host could not reach: it keeps serving what it has.
+    for (world, failure) in state.rollout.failures() {
+        all_components = false;
+        if let Some(Value::Object(entry)) = checks.get_mut(world.as_str()) {
+            entry.insert(
+                "rollout_error".into(),
+                json!({ "digest": failure.digest, "error": failure.error }),
+            );
+        }
+    }
+    for world in World::ALL {
+        if let (Some(desired), Some(Value::Object(entry))) = (
+            state.rollout.desired_digest(world),
+            checks.get_mut(world.as_str()),
+        ) {
+            entry.insert("desired".into(), json!(desired));
+        }
+    }
     (Value::Object(checks), all_components)
 }
 
@@ -112,6 +130,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "status": status,
             "service": "jules",
             "version": env!("CARGO_PKG_VERSION"),
+            "host": state.rollout.host_id,
             "checks": {
                 "database": database_check,
                 "redis": memory_check,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub store: crate::store::Store,
     pub pipeline: Pipeline,
     pub ingress: Arc<IngressSettings>,
+    /// This host's side of policy rollouts (for /health).
+    pub rollout: Arc<crate::rollout::Agent>,
 }
 
 #[derive(Debug, Clone)]

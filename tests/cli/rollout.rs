@@ -1,0 +1,395 @@
+//! Shipping a crisis bundle to a running fleet: two production hosts on one Postgres
+//! while texts keep arriving; `jules policy activate`, refusals, a host that cannot
+//! load, a host that starts late, `rollback`, `status` and `history`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use jules::policy::{BundleSource, SIGNATURE_FILE, SigningIdentity};
+
+use super::serve::{Server, get, json_body, post_text, start_logged};
+use crate::support::fakes::Fake;
+use crate::support::{TestDatabase, copy_bundle, sign, signing_key};
+
+const CRISIS: &str = "crisis-detector";
+
+struct Fleet {
+    db: TestDatabase,
+    env: Vec<(String, String)>,
+    data: tempfile::TempDir,
+    _fakes: (tokio::runtime::Runtime, Fake, Fake),
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let db = rt.block_on(TestDatabase::create());
+        let (carrier, model) =
+            rt.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
+        let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+        let env = [
+            ("ENVIRONMENT", "production".to_string()),
+            ("DATABASE_URL", db.url.clone()),
+            ("ENCRYPTION_KEYS", format!("k1:{}", b64(7))),
+            ("BLIND_INDEX_KEY", b64(9)),
+            ("BANDWIDTH_WEBHOOK_USERNAME", "hook".into()),
+            ("BANDWIDTH_WEBHOOK_PASSWORD", "secret".into()),
+            ("BANDWIDTH_ACCOUNT_ID", "9900000".into()),
+            ("BANDWIDTH_USERNAME", "api-user".into()),
+            ("BANDWIDTH_PASSWORD", "api-pass".into()),
+            ("BANDWIDTH_APPLICATION_ID", "app-1".into()),
+            ("BANDWIDTH_NUMBER", "+15550001111".into()),
+            ("BANDWIDTH_API_URL", carrier.url.clone()),
+            ("ANTHROPIC_API_KEY", "sk-ant-test".into()),
+            ("ANTHROPIC_BASE_URL", model.url.clone()),
+            (
+                "POLICY_DIR",
+                crate::support::app::policy_dir().display().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Fleet {
+            db,
+            env,
+            data: tempfile::tempdir().unwrap(),
+            _fakes: (rt, carrier, model),
+        }
+    }
+
+    /// A host named `id` trusting `keys`.
+    fn host(&self, id: &str, keys: &str) -> (Server, String) {
+        let dir = self.data.path().join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        env.extend([("HOST_ID", id), ("POLICY_TRUSTED_KEYS", keys)]);
+        let (server, addr, _banner, logs) = start_logged(&dir, &env);
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in logs {});
+        (server, addr)
+    }
+
+    fn jules(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env("USER", "safety-lead")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn activate(&self, bundle: &Path, reason: &str) -> (i32, String) {
+        self.jules(&[
+            "policy",
+            "activate",
+            CRISIS,
+            bundle.to_str().unwrap(),
+            "--reason",
+            reason,
+            "--wait",
+            "20",
+        ])
+    }
+}
+
+fn crisis_digest(addr: &str) -> String {
+    let health = json_body(&get(addr, "/health"));
+    health["checks"]["policies"][CRISIS]["digest"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+/// A new version of the crisis bundle (same logic, another config byte), signed by
+/// `key` unless `None`.
+fn crisis_version(dir: &Path, version: &str, key: Option<&SigningIdentity>) -> PathBuf {
+    let bundle = dir.join(format!("crisis-{version}"));
+    copy_bundle("crisis", &bundle);
+    let manifest = bundle.join("bundle.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("version = \"0.1.0\"", &format!("version = \"{version}\"")),
+    )
+    .unwrap();
+    let config = bundle.join("config.json");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    // A digest of its own: the digest covers the component and config, not the manifest.
+    static MADE: AtomicUsize = AtomicUsize::new(1);
+    text.push_str(&" ".repeat(MADE.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&config, text).unwrap();
+    if let Some(key) = key {
+        let source = BundleSource::read(&bundle).unwrap();
+        let file = key.sign(&source.manifest, &source.digest);
+        std::fs::write(
+            bundle.join(SIGNATURE_FILE),
+            serde_json::to_string(&file).unwrap(),
+        )
+        .unwrap();
+    }
+    bundle
+}
+
+fn digest_of(bundle: &Path) -> String {
+    BundleSource::read(bundle).unwrap().digest.to_string()
+}
+
+/// Texts every few milliseconds to both hosts until stopped; counts what was not 2xx.
+struct Sender {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Sender {
+    fn start(addrs: Vec<String>) -> Sender {
+        let (stop, sent, failed) = Default::default();
+        let (s, n, f): (Arc<AtomicBool>, Arc<AtomicUsize>, Arc<AtomicUsize>) =
+            (Arc::clone(&stop), Arc::clone(&sent), Arc::clone(&failed));
+        let auth = base64::engine::general_purpose::STANDARD.encode("hook:secret");
+        let thread = std::thread::spawn(move || {
+            let mut errors = Vec::new();
+            let mut i = 0usize;
+            while !s.load(Ordering::Relaxed) {
+                let addr = &addrs[i % addrs.len()];
+                let from = format!("+1555300{:04}", i % 50);
+                let reply = post_text(
+                    addr,
+                    &auth,
+                    &format!("roll-{i}"),
+                    &from,
+                    &format!("long day at work, number {i}"),
+                );
+                n.fetch_add(1, Ordering::Relaxed);
+                if !reply.starts_with("HTTP/1.1 2") {
+                    f.fetch_add(1, Ordering::Relaxed);
+                    errors.push(reply.lines().next().unwrap_or("").to_string());
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            errors
+        });
+        Sender {
+            stop,
+            sent,
+            failed,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> (usize, usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let errors = self.thread.take().unwrap().join().unwrap();
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            errors,
+        )
+    }
+}
+
+fn served_after(out: &str) -> u128 {
+    out.lines()
+        .find_map(|l| l.strip_prefix("served by 2 live host(s) "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no convergence line:\n{out}"))
+}
+
+#[test]
+fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back() {
+    let fleet = Fleet::new();
+    let release = SigningIdentity::generate("release").unwrap();
+    let both_keys = format!(
+        "{},{}",
+        crate::support::trusted_keys(),
+        release.trusted_entry()
+    );
+    let (host_a, a) = fleet.host("host-a", &both_keys);
+    let (host_b, b) = fleet.host("host-b", &crate::support::trusted_keys());
+    let shipped = crisis_digest(&a);
+    assert_eq!(crisis_digest(&b), shipped);
+    let sender = Sender::start(vec![a.clone(), b.clone()]);
+    let work = tempfile::tempdir().unwrap();
+
+    // A new version, signed by the key both hosts trust: both serve it.
+    let v2 = crisis_version(work.path(), "0.1.1", Some(signing_key()));
+    let activated = SystemTime::now();
+    let (code, out) = fleet.activate(&v2, "farewell messages were missed");
+    assert_eq!(code, 0, "{out}");
+    let ms = served_after(&out);
+    eprintln!("activation served by both hosts {ms} ms after the change");
+    assert_eq!(
+        (crisis_digest(&a), crisis_digest(&b)),
+        (digest_of(&v2), digest_of(&v2))
+    );
+
+    // Refusals: nothing changes, each reason is named per host.
+    let unsigned = crisis_version(work.path(), "0.2.0", None);
+    let stranger = crisis_version(
+        work.path(),
+        "0.2.1",
+        Some(&SigningIdentity::generate("stranger").unwrap()),
+    );
+    let tampered = crisis_version(work.path(), "0.2.2", Some(signing_key()));
+    let config = tampered.join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text + " ").unwrap();
+    let keyless = crisis_version(work.path(), "0.2.3", Some(signing_key()));
+    let sig = keyless.join(SIGNATURE_FILE);
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sig).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("key-id");
+    std::fs::write(&sig, json.to_string()).unwrap();
+    let future_wit = crisis_version(work.path(), "0.2.4", None);
+    let manifest = future_wit.join("bundle.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("wit = \"0.1.0\"", "wit = \"0.9.0\""),
+    )
+    .unwrap();
+    sign(&future_wit);
+    for (bundle, named) in [
+        (&unsigned, "the bundle is unsigned"),
+        (
+            &stranger,
+            "\"stranger\", which is not in POLICY_TRUSTED_KEYS",
+        ),
+        (&tampered, "digest mismatch"),
+        (&keyless, "names no key id"),
+        (&future_wit, "0.9.0"),
+    ] {
+        let (code, out) = fleet.activate(bundle, "should be refused");
+        assert_eq!(code, 2, "{}: {out}", bundle.display());
+        assert!(out.contains("nothing changed"), "{out}");
+        for host in ["host-a", "host-b"] {
+            assert!(
+                out.lines().any(|l| l.contains(host) && l.contains(named)),
+                "{host} names {named:?}:\n{out}"
+            );
+        }
+        assert_eq!(
+            (crisis_digest(&a), crisis_digest(&b)),
+            (digest_of(&v2), digest_of(&v2))
+        );
+    }
+    let (code, out) = fleet.jules(&["policy", "status"]);
+    assert_eq!(code, 0, "a refused bundle leaves the fleet agreed:\n{out}");
+
+    // Signed by a key only host-a trusts: host-a serves it, host-b keeps v2 and says why.
+    let v3 = crisis_version(work.path(), "0.3.0", Some(&release));
+    let (code, out) = fleet.activate(&v3, "new release key");
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(crisis_digest(&a), digest_of(&v3));
+    assert_eq!(crisis_digest(&b), digest_of(&v2));
+    let (code, out) = fleet.jules(&["policy", "status"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("host-b")
+            && l.contains("\"release\", which is not in POLICY_TRUSTED_KEYS")),
+        "{out}"
+    );
+    let health = json_body(&get(&b, "/health"));
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(
+        health["checks"]["policies"][CRISIS]["rollout_error"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("release")
+    );
+
+    let (sent, failed, errors) = sender.finish();
+    assert!(sent > 20, "{sent} texts sent");
+    assert_eq!(failed, 0, "{failed} of {sent} webhooks failed: {errors:?}");
+
+    // host-b restarted with the key, and a host started now: both serve the desired
+    // bundle, not their POLICY_DIR's.
+    drop(host_b);
+    let (host_b, b) = fleet.host("host-b", &both_keys);
+    let (host_c, c) = fleet.host("host-c", &both_keys);
+    assert_eq!(crisis_digest(&b), digest_of(&v3));
+    assert_eq!(crisis_digest(&c), digest_of(&v3));
+    let sender = Sender::start(vec![a.clone(), b.clone(), c.clone()]);
+
+    // Roll back: both serve v2 again.
+    let (code, out) = fleet.jules(&[
+        "policy",
+        "rollback",
+        CRISIS,
+        "--reason",
+        "too eager",
+        "--wait",
+        "20",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        (crisis_digest(&a), crisis_digest(&b)),
+        (digest_of(&v2), digest_of(&v2))
+    );
+
+    let (sent, failed, errors) = sender.finish();
+    assert!(sent > 0, "{sent} texts sent");
+    assert_eq!(failed, 0, "{failed} of {sent} webhooks failed: {errors:?}");
+
+    let (code, out) = fleet.jules(&["policy", "history", CRISIS]);
+    assert_eq!(code, 0, "{out}");
+    let actions: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().nth(4).unwrap_or(""))
+        .collect();
+    assert_eq!(&actions[..3], ["rollback", "activate", "stage"], "{out}");
+    assert!(
+        out.lines().all(|l| l.contains("by cli:safety-lead")),
+        "{out}"
+    );
+    assert!(
+        out.contains("too eager") && out.contains("farewell messages were missed"),
+        "{out}"
+    );
+
+    // Every crisis decision names the bundle that made it: the shipped one, v2 or v3,
+    // and none by the shipped bundle once v2 was served everywhere.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&fleet.db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .query(
+                "SELECT bundle_digest, decided_at FROM policy_decisions WHERE world = $1",
+                &[&CRISIS],
+            )
+            .await
+            .unwrap()
+    });
+    assert!(!rows.is_empty());
+    let known = [shipped.clone(), digest_of(&v2), digest_of(&v3)];
+    let settled = activated + Duration::from_millis(ms as u64) + Duration::from_secs(1);
+    for r in &rows {
+        let digest: Option<String> = r.get(0);
+        let at: SystemTime = r.get(1);
+        let digest = digest.expect("every decision names its bundle");
+        assert!(known.contains(&digest), "{digest}");
+        assert!(
+            !(digest == shipped && at > settled),
+            "a decision by the replaced bundle after the swap"
+        );
+    }
+    drop((host_a, host_b, host_c));
+}
