@@ -3,12 +3,17 @@
 
 use std::time::Duration;
 
-pub fn client(timeout: Duration) -> reqwest::Client {
+/// The process's TLS provider (ring), for every client made here or by a library.
+pub fn install_tls() {
     static TLS: std::sync::Once = std::sync::Once::new();
     TLS.call_once(|| {
         // Another part of the process may have installed one first; either serves.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+pub fn client(timeout: Duration) -> reqwest::Client {
+    install_tls();
     reqwest::Client::builder()
         .timeout(timeout)
         // Retries are the caller's (each provider's policy from WIRE.md), not the

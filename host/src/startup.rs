@@ -129,6 +129,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         policies.clone(),
         pipeline.store.db().clone(),
         crate::rollout::host_id(),
+        config.data_dir.join("policy-bundles"),
     );
     crate::rollout::start(rollout.clone(), pipeline.store.db()).await;
     announce(config, &policies, &secrets, &pipeline);

@@ -393,3 +393,93 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
     }
     drop((host_a, host_b, host_c));
 }
+
+fn wait_for_digest(addr: &str, digest: &str) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while std::time::Instant::now() < deadline {
+        if crisis_digest(addr) == digest {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn bundles_come_from_a_registry_and_a_host_that_cannot_reach_it_keeps_serving_then_catches_up() {
+    let mut registry = crate::support::registry::Registry::start();
+    let fleet = Fleet::new();
+    let keys = crate::support::trusted_keys();
+    let work = tempfile::tempdir().unwrap();
+    let v2 = crisis_version(work.path(), "0.4.0", Some(signing_key()));
+    let tag = format!("{}/jules/crisis:0.4.0", registry.addr);
+
+    let (code, pushed) = fleet.jules(&["policy", "push", v2.to_str().unwrap(), &tag]);
+    assert_eq!(code, 0, "{pushed}");
+    let pinned = pushed.trim().to_string();
+    assert!(
+        pinned.starts_with(&format!("{}/jules/crisis@sha256:", registry.addr)),
+        "{pinned}"
+    );
+    let pulled = work.path().join("pulled");
+    let (code, out) = fleet.jules(&["policy", "pull", &tag, pulled.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(digest_of(&pulled), digest_of(&v2));
+    assert!(pulled.join(SIGNATURE_FILE).exists());
+
+    let (host_a, a) = fleet.host("host-a", &keys);
+    let (code, out) = fleet.jules(&[
+        "policy",
+        "activate",
+        CRISIS,
+        &tag,
+        "--reason",
+        "from the registry",
+        "--wait",
+        "20",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(crisis_digest(&a), digest_of(&v2));
+    let (_, history) = fleet.jules(&["policy", "history", CRISIS, "--limit", "1"]);
+    assert!(
+        history.contains(&pinned),
+        "the tag is stored pinned to its manifest: {history}"
+    );
+
+    // The registry goes away. A change cannot be staged; a running host keeps serving;
+    // a restarted one serves what it pulled before; a new one keeps its folder's
+    // bundle, says why, and catches up once the registry is back.
+    registry.pause();
+    let v3 = crisis_version(work.path(), "0.5.0", Some(signing_key()));
+    let tag3 = format!("{}/jules/crisis:0.5.0", registry.addr);
+    let (code, out) = fleet.activate(Path::new(&tag3), "registry down");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot resolve"), "{out}");
+    drop(v3);
+    drop(host_a);
+    let (host_a, a) = fleet.host("host-a", &keys);
+    assert_eq!(
+        crisis_digest(&a),
+        digest_of(&v2),
+        "served from its own copy"
+    );
+    let (host_d, d) = fleet.host("host-d", &keys);
+    assert_ne!(crisis_digest(&d), digest_of(&v2));
+    let health = json_body(&get(&d, "/health"));
+    assert_eq!(health["status"], "degraded", "{health}");
+    let error = &health["checks"]["policies"][CRISIS]["rollout_error"]["error"];
+    assert!(error.as_str().unwrap().contains("cannot pull"), "{health}");
+    let (code, out) = fleet.jules(&["policy", "status"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("host-d") && l.contains("cannot pull")),
+        "{out}"
+    );
+
+    registry.resume();
+    assert!(wait_for_digest(&d, &digest_of(&v2)), "host-d caught up");
+    let (code, out) = fleet.jules(&["policy", "status"]);
+    assert_eq!(code, 0, "{out}");
+    drop((host_a, host_d));
+}

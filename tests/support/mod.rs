@@ -177,5 +177,6 @@ impl Drop for TestDatabase {
 pub mod app;
 pub mod fakes;
 pub mod redis;
+pub mod registry;
 #[macro_use]
 pub mod store;

@@ -117,6 +117,20 @@ pub enum PolicyCommand {
         /// The bundle's folder.
         bundle: PathBuf,
     },
+    /// Push a bundle to an OCI registry as a Wasm OCI artifact; prints the reference
+    /// pinned to what was pushed (`host/repository@sha256:…`).
+    Push {
+        /// The bundle's folder.
+        bundle: PathBuf,
+        /// Where: `host[:port]/repository:tag` (plain HTTP only on loopback).
+        reference: String,
+    },
+    /// Pull a bundle from an OCI registry into a new folder.
+    Pull {
+        reference: String,
+        /// The folder to create.
+        dir: PathBuf,
+    },
     /// Make a bundle active fleet-wide: stage it, wait for the live hosts to prepare it
     /// (fetch, verify, compile), then make it active and wait for them to serve it.
     /// Exit status: 0 when every live host serves it, 1 when one does not (yet), 2
@@ -124,7 +138,7 @@ pub enum PolicyCommand {
     Activate {
         /// crisis-detector, compliance-policy or prompt-builder.
         world: String,
-        /// The bundle's folder (one every host can read).
+        /// A registry reference, or a folder every host can read.
         source: String,
         /// Why, for the history.
         #[arg(long)]

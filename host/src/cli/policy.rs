@@ -40,6 +40,8 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             wait,
         } => rollout::rollback(&world, &reason, Duration::from_secs(wait)),
         PolicyCommand::Status => rollout::status(),
+        PolicyCommand::Push { bundle, reference } => rollout::push(&bundle, &reference),
+        PolicyCommand::Pull { reference, dir } => rollout::pull(&reference, &dir),
         PolicyCommand::History { world, limit } => rollout::history(world.as_deref(), limit),
     }
 }

@@ -6,6 +6,7 @@
 //! serves and retries with backoff.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,7 +14,7 @@ use jules_policy_model::World;
 use tokio::sync::Notify;
 
 use super::source::Source;
-use crate::policy::{LoadedBundle, PolicyRuntime};
+use crate::policy::{BundleSource, LoadedBundle, PolicyRuntime};
 use crate::store::{Backend, BundleRef, DesiredRow, HostReport};
 
 /// The poll that backs up notifications (and the heartbeat's period).
@@ -44,6 +45,8 @@ pub struct Agent {
     store: Backend,
     pub host_id: String,
     started_at: SystemTime,
+    /// Bundles pulled from registries, one folder per bundle digest.
+    bundles: PathBuf,
     wake: Notify,
     worlds: Mutex<HashMap<World, WorldState>>,
     /// Whether a desired state exists for a world (then it, not POLICY_DIR, decides).
@@ -51,11 +54,17 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn new(runtime: Arc<PolicyRuntime>, store: Backend, host_id: String) -> Arc<Agent> {
+    pub fn new(
+        runtime: Arc<PolicyRuntime>,
+        store: Backend,
+        host_id: String,
+        bundles: PathBuf,
+    ) -> Arc<Agent> {
         Arc::new(Agent {
             runtime,
             store,
             host_id,
+            bundles,
             started_at: SystemTime::now(),
             wake: Notify::new(),
             worlds: Mutex::default(),
@@ -210,29 +219,21 @@ impl Agent {
                 }
             }
         }
-        let runtime = self.runtime.clone();
-        let source = wanted.source.clone();
-        let expected = wanted.digest.clone();
-        let loaded = tokio::task::spawn_blocking(move || -> Result<Arc<LoadedBundle>, String> {
-            let source = Source::parse(&source)?;
-            let bundle = source.fetch().map_err(|e| e.to_string())?;
-            if bundle.digest.to_string() != expected {
-                return Err(format!(
-                    "{} now holds {}, not the activated {expected}",
-                    source.to_stored(),
-                    bundle.digest
-                ));
+        let loaded = match self.fetch(wanted).await {
+            Ok(bundle) if bundle.manifest.world != world => Err(format!(
+                "the bundle is a {} bundle, not {world}",
+                bundle.manifest.world
+            )),
+            Ok(bundle) => {
+                let runtime = self.runtime.clone();
+                tokio::task::spawn_blocking(move || {
+                    runtime.load_source(bundle).map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("loading panicked: {e}")))
             }
-            if bundle.manifest.world != world {
-                return Err(format!(
-                    "the bundle is a {} bundle, not {world}",
-                    bundle.manifest.world
-                ));
-            }
-            runtime.load_source(bundle).map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|e| Err(format!("loading panicked: {e}")));
+            Err(e) => Err(e),
+        };
         match loaded {
             Ok(bundle) => Some(bundle),
             Err(error) => {
@@ -260,6 +261,44 @@ impl Agent {
                 None
             }
         }
+    }
+
+    /// The bundle `wanted` names, with exactly its digest: from this host's copy of
+    /// bundles pulled before, else from its source (a pull is kept by digest).
+    async fn fetch(&self, wanted: &BundleRef) -> Result<BundleSource, String> {
+        let hex = wanted
+            .digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&wanted.digest);
+        let kept = self.bundles.join(hex);
+        if kept.is_dir() {
+            let dir = kept.clone();
+            if let Ok(Ok(b)) = tokio::task::spawn_blocking(move || BundleSource::read(&dir)).await
+                && b.digest.to_string() == wanted.digest
+            {
+                return Ok(b);
+            }
+        }
+        let source = Source::parse(&wanted.source)?;
+        std::fs::create_dir_all(&self.bundles)
+            .map_err(|e| format!("{}: {e}", self.bundles.display()))?;
+        let bundle = source.fetch(&self.bundles).await?;
+        if bundle.digest.to_string() != wanted.digest {
+            if matches!(source, Source::Registry(_)) {
+                let _ = std::fs::remove_dir_all(&bundle.dir);
+            }
+            return Err(format!(
+                "{} holds {}, not the activated {}",
+                source.to_stored(),
+                bundle.digest,
+                wanted.digest
+            ));
+        }
+        if matches!(source, Source::Registry(_)) {
+            let _ = std::fs::remove_dir_all(&kept);
+            std::fs::rename(&bundle.dir, &kept).map_err(|e| format!("{}: {e}", kept.display()))?;
+        }
+        Ok(bundle)
     }
 
     fn reports(&self) -> Vec<HostReport> {

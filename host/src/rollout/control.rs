@@ -111,14 +111,16 @@ async fn watch(
     }
 }
 
-/// Read the bundle at `source` (blocking work off the async threads).
-pub async fn describe(source: &Source) -> Result<(String, World), ControlError> {
-    let s = source.clone();
-    let bundle = tokio::task::spawn_blocking(move || s.fetch())
+/// Pin `source` and read its bundle's digest and world (a registry bundle is pulled
+/// into a temporary folder to be read).
+pub async fn describe(source: &Source) -> Result<(Source, String, World), ControlError> {
+    let pinned = source.pinned().await.map_err(ControlError::Bundle)?;
+    let scratch = tempfile::tempdir().map_err(|e| ControlError::Bundle(e.to_string()))?;
+    let bundle = pinned
+        .fetch(scratch.path())
         .await
-        .map_err(|e| ControlError::Bundle(e.to_string()))?
-        .map_err(|e| ControlError::Bundle(format!("{}: {e}", source.to_stored())))?;
-    Ok((bundle.digest.to_string(), bundle.manifest.world))
+        .map_err(ControlError::Bundle)?;
+    Ok((pinned, bundle.digest.to_string(), bundle.manifest.world))
 }
 
 pub async fn activate(
@@ -129,7 +131,7 @@ pub async fn activate(
     reason: &str,
     wait: Duration,
 ) -> Result<Applied, ControlError> {
-    let (digest, bundle_world) = describe(source).await?;
+    let (source, digest, bundle_world) = describe(source).await?;
     if bundle_world != world {
         return Err(ControlError::Bundle(format!(
             "{} is a {bundle_world} bundle, not {world}",

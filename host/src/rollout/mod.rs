@@ -6,6 +6,7 @@
 mod agent;
 pub mod control;
 mod listen;
+pub mod registry;
 mod source;
 
 use std::sync::Arc;

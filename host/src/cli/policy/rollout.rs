@@ -90,6 +90,36 @@ pub fn rollback(world_name: &str, reason: &str, wait: Duration) -> ExitCode {
     })
 }
 
+pub fn push(bundle: &std::path::Path, reference: &str) -> ExitCode {
+    super::super::run_async(async move {
+        match crate::rollout::registry::push(bundle, reference).await {
+            Ok(pinned) => {
+                println!("{pinned}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+pub fn pull(reference: &str, dir: &std::path::Path) -> ExitCode {
+    if dir.exists() {
+        return fail(format!("{} exists; pull into a new folder", dir.display()));
+    }
+    super::super::run_async(async move {
+        match crate::rollout::registry::pull(reference, dir).await {
+            Ok(()) => {
+                println!("pulled {reference} into {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(dir);
+                fail(e)
+            }
+        }
+    })
+}
+
 fn report(applied: Result<Applied, ControlError>, verb: &str) -> ExitCode {
     let applied = match applied {
         Ok(a) => a,
