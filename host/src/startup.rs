@@ -140,16 +140,23 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         &config.data_dir,
         Arc::new(secrets.clone()),
     )?;
-    let app = router(
-        AppState {
-            policies: policies.clone(),
-            store: ingress_store,
-            pipeline: pipeline.clone(),
-            ingress: Arc::new(services.ingress.clone()),
-            rollout: rollout.clone(),
-        },
-        &services.http,
-    );
+    let state = AppState {
+        policies: policies.clone(),
+        store: ingress_store,
+        pipeline: pipeline.clone(),
+        ingress: Arc::new(services.ingress.clone()),
+        rollout: rollout.clone(),
+        admin: config.admin_key.clone().map(Arc::new),
+    };
+    let admin = crate::http::admin::router(state.clone());
+    let app = router(state, &services.http);
+    let app = match &config.admin_addr {
+        None => app.merge(admin),
+        Some(addr) => {
+            serve_admin(addr, admin).await?;
+            app
+        }
+    };
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| {
@@ -184,6 +191,21 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         server,
         shutdown,
     })
+}
+
+/// The admin API on an address of its own, for the life of the process.
+async fn serve_admin(addr: &str, admin: axum::Router) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (ADMIN_ADDR): {e}"))?;
+    let bound = listener.local_addr()?;
+    eprintln!("jules: admin API on http://{bound}");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, admin).await {
+            tracing::error!(error = %e, "the admin API stopped");
+        }
+    });
+    Ok(())
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -303,6 +325,13 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets, pipeli
                 config.policy_dir.display()
             ),
         }
+    }
+    match (&config.admin_key, &config.admin_addr) {
+        (None, _) => eprintln!("  admin  OFF (set JWT_SECRET_KEY or JWT_PUBLIC_KEY for /admin/v1)"),
+        (Some(_), None) => {
+            eprintln!("  admin  /admin/v1 beside the webhooks (ADMIN_ADDR moves it)")
+        }
+        (Some(_), Some(addr)) => eprintln!("  admin  /admin/v1 on {addr} only"),
     }
     let llm = pipeline.responder.mode();
     if pipeline.responder.offline() {

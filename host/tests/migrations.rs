@@ -7,7 +7,7 @@ use jules::store::{Migration, MigrationError, POSTGRES, migrate};
 use support::TestDatabase;
 
 /// Every migration, in order: what a fresh store applies.
-const EVERY_MIGRATION: [&str; 8] = [
+const EVERY_MIGRATION: [&str; 9] = [
     "0001_initial",
     "0002_pipeline",
     "0003_claims",
@@ -16,6 +16,7 @@ const EVERY_MIGRATION: [&str; 8] = [
     "0006_compliance_events",
     "0007_key_checks",
     "0008_policy_rollout",
+    "0009_crisis_review",
 ];
 
 async fn tables(client: &tokio_postgres::Client) -> Vec<String> {

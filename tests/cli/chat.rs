@@ -12,6 +12,7 @@ fn a_terminal_conversation_through_the_pipeline() {
         .current_dir(crate::support::workspace())
         .env("DATA_DIR", data.path())
         .env("POLICY_DIR", crate::support::app::policy_dir())
+        .env("POLICY_TRUSTED_KEYS", crate::support::trusted_keys())
         .env(
             "POLICY_CACHE_DIR",
             crate::support::workspace().join("target/e2e-policy-cache"),

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin;
 mod compliance;
 mod ingress;
 mod policy_threads;

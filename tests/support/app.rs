@@ -55,6 +55,20 @@ fn bundles(age_gate: bool) -> PathBuf {
     }
 }
 
+/// The HS256 secret of every test host's admin API.
+pub const ADMIN_SECRET: &str = "test-admin-secret-of-32-bytes-or-more";
+
+/// A token for the test hosts' admin API.
+pub fn admin_token(sub: &str, role: &str) -> String {
+    jules::http::admin::auth::mint_hs256(
+        ADMIN_SECRET.as_bytes(),
+        sub,
+        role.parse().unwrap(),
+        Duration::from_secs(600),
+    )
+    .unwrap()
+}
+
 pub struct Options {
     pub anthropic: bool,
     pub openai: bool,
@@ -172,6 +186,15 @@ impl TestApp {
         config.database_url = Some(db.url.clone());
         config.database_pool_size = 8;
         config.redis_url = None;
+        // The bundles are signed (support::sign); a host that did not trust the key
+        // would refuse them and run on the native baseline.
+        config.policy.trust = jules::policy::Trust::Verify {
+            keys: jules::policy::TrustedKeys::parse(&super::trusted_keys()).unwrap(),
+            allow_unsigned: false,
+        };
+        config.admin_key = Some(jules::http::admin::auth::TokenKey::Hs256(
+            ADMIN_SECRET.as_bytes().to_vec(),
+        ));
         let s = &mut config.services;
         let public_url = "https://jules.example.com".to_string();
         s.bandwidth = Some(jules::carrier::BandwidthOut {
@@ -229,6 +252,13 @@ impl TestApp {
         let running = jules::startup::start(&config, secrets)
             .await
             .expect("jules starts");
+        // These tests are about the components; the baseline answering would hide that.
+        for world in jules_policy_model::World::ALL {
+            assert!(
+                running.policies.active(world).is_some(),
+                "no component is active for {world}: was a bundle refused?"
+            );
+        }
         TestApp {
             base: format!("http://{}", running.addr),
             running,

@@ -1,6 +1,7 @@
 //! The `jules` command line. Parses arguments, runs a command, maps its result to an
 //! exit code. Commands print to stdout/stderr only; they never panic on bad input.
 
+mod admin;
 mod chat;
 mod keys;
 mod migrate;
@@ -43,6 +44,68 @@ enum Command {
     /// The configuration (from the environment and an optional .env).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Admin API tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Review crisis events through a host's admin API (role `reviewer`).
+    #[command(subcommand)]
+    Crisis(CrisisCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Mint an admin API token: HS256 with JWT_SECRET_KEY, or EdDSA with --key.
+    Token {
+        /// Who the token is for (recorded with every change it makes).
+        #[arg(long)]
+        sub: String,
+        /// viewer, author, approver or reviewer.
+        #[arg(long)]
+        role: String,
+        /// How long it is valid: e.g. 90s, 30m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// An ed25519 key file from `jules policy keygen` (hosts set JWT_PUBLIC_KEY).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+/// A host's admin API, for commands that can run through it.
+#[derive(clap::Args, Clone)]
+pub struct Remote {
+    /// The admin API's base URL (e.g. http://127.0.0.1:8000); without it the command
+    /// works on DATABASE_URL directly.
+    #[arg(long, env = "JULES_ADMIN_URL")]
+    pub admin: Option<String>,
+    /// The bearer token (`jules admin token`).
+    #[arg(long, env = "JULES_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum CrisisCommand {
+    /// Open crisis events, newest first (no texts).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// One event with its conversation's recent turns (the access is recorded).
+    Show {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Close an event: reached-out, referred, no-action-needed or false-positive.
+    Close {
+        id: String,
+        #[arg(long)]
+        outcome: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +209,8 @@ pub enum PolicyCommand {
         /// Seconds to wait for the hosts at each step.
         #[arg(long, default_value_t = 60)]
         wait: u64,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Make the previous bundle of a world active again (exit status as `activate`).
     Rollback {
@@ -154,15 +219,22 @@ pub enum PolicyCommand {
         reason: String,
         #[arg(long, default_value_t = 60)]
         wait: u64,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// The desired bundle per world and what each live host serves, with its errors.
     /// Exit status: 0 when every host serves the desired state, 1 while one does not.
-    Status,
+    Status {
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Every change, newest first: who, when, why.
     History {
         world: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Describe a component: world, WIT version, exports, imports; refuse capability
     /// imports beyond the deny-all set (exit 2).
@@ -189,6 +261,8 @@ pub fn main() -> ExitCode {
         Command::Chat { from } => chat::run(&from),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Config(ConfigCommand::Check) => check_config(),
+        Command::Admin(cmd) => admin::run(cmd),
+        Command::Crisis(cmd) => admin::crisis(cmd),
     }
 }
 

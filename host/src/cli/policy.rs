@@ -33,16 +33,22 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             source,
             reason,
             wait,
-        } => rollout::activate(&world, &source, &reason, Duration::from_secs(wait)),
+            remote,
+        } => rollout::activate(&world, &source, &reason, Duration::from_secs(wait), &remote),
         PolicyCommand::Rollback {
             world,
             reason,
             wait,
-        } => rollout::rollback(&world, &reason, Duration::from_secs(wait)),
-        PolicyCommand::Status => rollout::status(),
+            remote,
+        } => rollout::rollback(&world, &reason, Duration::from_secs(wait), &remote),
+        PolicyCommand::Status { remote } => rollout::status(&remote),
+        PolicyCommand::History {
+            world,
+            limit,
+            remote,
+        } => rollout::history(world.as_deref(), limit, &remote),
         PolicyCommand::Push { bundle, reference } => rollout::push(&bundle, &reference),
         PolicyCommand::Pull { reference, dir } => rollout::pull(&reference, &dir),
-        PolicyCommand::History { world, limit } => rollout::history(world.as_deref(), limit),
     }
 }
 

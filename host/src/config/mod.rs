@@ -35,6 +35,11 @@ pub struct Config {
     pub redis_url: Option<String>,
     pub memory: MemorySettings,
     pub services: Services,
+    /// How admin API tokens are checked (JWT_SECRET_KEY or JWT_PUBLIC_KEY); `None`
+    /// turns the admin API off.
+    pub admin_key: Option<crate::http::admin::auth::TokenKey>,
+    /// Where the admin API listens when not beside the webhooks (ADMIN_ADDR).
+    pub admin_addr: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +128,26 @@ impl Config {
                     name: "POLICY_TRUSTED_KEYS",
                     reason,
                 })?;
+        let admin_key = match (var("JWT_SECRET_KEY"), var("JWT_PUBLIC_KEY")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    name: "JWT_SECRET_KEY",
+                    reason: "set JWT_SECRET_KEY (HS256) or JWT_PUBLIC_KEY (EdDSA), not both".into(),
+                });
+            }
+            (Some(secret), None) => Some(crate::http::admin::auth::TokenKey::Hs256(
+                secret.trim().as_bytes().to_vec(),
+            )),
+            (None, Some(public)) => Some(
+                crate::http::admin::auth::TokenKey::ed25519(&public).map_err(|reason| {
+                    ConfigError {
+                        name: "JWT_PUBLIC_KEY",
+                        reason,
+                    }
+                })?,
+            ),
+            (None, None) => None,
+        };
         let mut services = services::from_env()?;
         // Unauthenticated carrier callbacks are a development stand-in.
         services.ingress.bandwidth_open = !environment.is_production();
@@ -154,6 +179,8 @@ impl Config {
             },
             data_dir,
             environment,
+            admin_key,
+            admin_addr: var("ADMIN_ADDR"),
         })
     }
 }

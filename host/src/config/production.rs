@@ -79,6 +79,14 @@ pub fn refusals(config: &Config, keys_set: bool) -> Vec<Refusal> {
             "no trusted signing key: every bundle would be refused and the native baseline would decide",
         );
     }
+    if let Some(crate::http::admin::auth::TokenKey::Hs256(secret)) = &config.admin_key
+        && secret.len() < 32
+    {
+        refuse(
+            "JWT_SECRET_KEY",
+            "shorter than 32 bytes: admin tokens could be forged by guessing it",
+        );
+    }
     for file in placeholder_configs(&config.policy_dir) {
         refuse(
             &file,

@@ -2,6 +2,7 @@
 //! no state of their own; what they need comes from `AppState`. Every request gets an
 //! id (`x-request-id`, kept if the caller sent one), a time limit and a body limit.
 
+pub mod admin;
 mod health;
 pub mod webhooks;
 
@@ -27,8 +28,10 @@ pub struct AppState {
     pub store: crate::store::Store,
     pub pipeline: Pipeline,
     pub ingress: Arc<IngressSettings>,
-    /// This host's side of policy rollouts (for /health).
+    /// This host's side of policy rollouts (for /health and the admin API).
     pub rollout: Arc<crate::rollout::Agent>,
+    /// How admin API tokens are checked; `None`: the admin API is off.
+    pub admin: Option<Arc<admin::auth::TokenKey>>,
 }
 
 #[derive(Debug, Clone)]

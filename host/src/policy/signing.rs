@@ -325,6 +325,16 @@ impl SigningIdentity {
         )
     }
 
+    /// The private key as PKCS#8 DER (what JWT libraries take for EdDSA).
+    pub fn pkcs8_der(&self) -> Vec<u8> {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        self.key
+            .to_pkcs8_der()
+            .expect("an ed25519 key encodes as PKCS#8")
+            .as_bytes()
+            .to_vec()
+    }
+
     pub fn sign(&self, manifest: &Manifest, digest: &BundleDigest) -> SignatureFile {
         let statement = Statement::of(manifest, digest);
         let signature = self.key.sign(&statement.message());

@@ -13,6 +13,10 @@ use super::agent::POLL;
 use super::source::Source;
 use crate::store::{Backend, BundleRef, Change, DesiredRow, HostRow, RolloutRefusal, StoreError};
 
+/// Called after each change: the admin API tells its own host at once (the embedded
+/// store's single host has no notifications); others are told by the store.
+pub type Told = dyn Fn() + Send + Sync;
+
 /// A host whose heartbeat is older than this is taken to be gone.
 pub const LIVE: Duration = Duration::from_secs(POLL.as_secs() * 3);
 /// How often a waiting command reads the heartbeats.
@@ -130,6 +134,7 @@ pub async fn activate(
     subject: &str,
     reason: &str,
     wait: Duration,
+    told: &Told,
 ) -> Result<Applied, ControlError> {
     let (source, digest, bundle_world) = describe(source).await?;
     if bundle_world != world {
@@ -148,6 +153,7 @@ pub async fn activate(
         digest: digest.clone(),
     };
     store.stage(&change, &bundle).await?;
+    told();
     let (prepared, _) = watch(store, world, &digest, wait, |s| *s != HostState::Waiting).await?;
     let ready = prepared
         .iter()
@@ -165,6 +171,7 @@ pub async fn activate(
         return Err(ControlError::NotPrepared { digest, errors });
     }
     let desired = store.commit_candidate(&change, &digest).await??;
+    told();
     converge(store, world, desired, wait).await
 }
 
@@ -174,6 +181,7 @@ pub async fn rollback(
     subject: &str,
     reason: &str,
     wait: Duration,
+    told: &Told,
 ) -> Result<Applied, ControlError> {
     let change = Change {
         world: world.as_str(),
@@ -181,6 +189,7 @@ pub async fn rollback(
         reason,
     };
     let desired = store.rollback(&change).await??;
+    told();
     converge(store, world, desired, wait).await
 }
 

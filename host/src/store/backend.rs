@@ -337,4 +337,47 @@ impl Backend {
     pub async fn policy_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
         dispatch!(self, s => s.policy_hosts().await)
     }
+
+    /// Decisions per hour, world and bundle since `since`, newest hour first.
+    pub async fn decision_counts(
+        &self,
+        since: SystemTime,
+    ) -> Result<Vec<DecisionCount>, StoreError> {
+        dispatch!(self, s => s.decision_counts(since).await)
+    }
+
+    /// Crisis events nobody has closed, newest first.
+    pub async fn open_crisis_events(&self, limit: i64) -> Result<Vec<CrisisReviewRow>, StoreError> {
+        dispatch!(self, s => s.open_crisis_events(limit).await)
+    }
+
+    pub async fn crisis_event(&self, id: Uuid) -> Result<Option<CrisisReviewRow>, StoreError> {
+        dispatch!(self, s => s.crisis_event(id).await)
+    }
+
+    /// Record that `subject` opened (or closed) an event's texts.
+    pub async fn record_crisis_access(
+        &self,
+        id: Uuid,
+        subject: &str,
+        action: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_crisis_access(id, subject, action).await)
+    }
+
+    /// Close an open event (the note sealed by the caller); false when already closed.
+    pub async fn close_crisis_event(
+        &self,
+        id: Uuid,
+        subject: &str,
+        outcome: ReviewOutcome,
+        note: Option<&[u8]>,
+        at: SystemTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.close_crisis_event(id, subject, outcome, note, at).await)
+    }
+
+    pub async fn crisis_access(&self, id: Uuid) -> Result<Vec<CrisisAccess>, StoreError> {
+        dispatch!(self, s => s.crisis_access(id).await)
+    }
 }

@@ -81,6 +81,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "policy_rollout",
         sql: include_str!("../../../migrations/postgres/0008_policy_rollout.sql"),
     },
+    Migration {
+        version: 9,
+        name: "crisis_review",
+        sql: include_str!("../../../migrations/postgres/0009_crisis_review.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -124,6 +129,11 @@ pub const SQLITE: &[Migration] = &[
         version: 8,
         name: "policy_rollout",
         sql: include_str!("../../../migrations/sqlite/0008_policy_rollout.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "crisis_review",
+        sql: include_str!("../../../migrations/sqlite/0009_crisis_review.sql"),
     },
 ];
 

@@ -6,6 +6,7 @@
 mod backend;
 pub mod migrate;
 pub mod postgres;
+mod review;
 mod rollout;
 pub mod rotate;
 mod sealed;
@@ -14,6 +15,7 @@ mod types;
 
 pub use backend::Backend;
 pub use migrate::{Migration, MigrationError, MigrationStatus, POSTGRES, SQLITE};
+pub use review::CrisisReview;
 pub use rollout::*;
 pub use sealed::{KeyMismatch, OpenTurn, Outgoing, Store, Turn, User};
 pub use types::*;

@@ -100,3 +100,15 @@ pub enum RolloutRefusal {
     #[error("{world} has no previous bundle to roll back to")]
     NoPrevious { world: String },
 }
+
+/// Decisions one bundle made in one hour of one world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionCount {
+    pub hour: SystemTime,
+    pub world: String,
+    /// `None`: the host's built-in baseline (no bundle was active).
+    pub digest: Option<String>,
+    pub decisions: i64,
+    /// Of them, made by a baseline because the component failed or was missing.
+    pub fallbacks: i64,
+}

@@ -127,7 +127,7 @@ impl Store {
         &self.secrets
     }
 
-    fn seal(&self, table: &str, column: &str, row: Uuid, plain: &[u8]) -> Vec<u8> {
+    pub(super) fn seal(&self, table: &str, column: &str, row: Uuid, plain: &[u8]) -> Vec<u8> {
         seal(
             &self.secrets.ring,
             binding(table, column, &row.to_string()),
@@ -135,7 +135,7 @@ impl Store {
         )
     }
 
-    fn unseal(
+    pub(super) fn unseal(
         &self,
         table: &str,
         column: &str,

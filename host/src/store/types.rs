@@ -104,6 +104,15 @@ text_enum!(ReviewState {
     Resolved = "resolved",
     Dismissed = "dismissed",
 });
+text_enum!(
+    /// How a reviewer closed a crisis event.
+    ReviewOutcome {
+        ReachedOut = "reached-out",
+        Referred = "referred",
+        NoActionNeeded = "no-action-needed",
+        FalsePositive = "false-positive",
+    }
+);
 text_enum!(ComplianceEvent {
     OptOut = "opt-out",
     OptIn = "opt-in",
@@ -155,6 +164,10 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn {
         table: "messages",
         column: "body",
+    },
+    SealedColumn {
+        table: "crisis_events",
+        column: "review_note",
     },
 ];
 
@@ -360,4 +373,23 @@ pub struct NewRejected<'a> {
     /// Sealed for `rejected_events.body` of `id`.
     pub body: &'a [u8],
     pub fingerprint: &'a [u8],
+}
+
+/// A crisis event as a reviewer sees it (its note still sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrisisReviewRow {
+    pub event: CrisisEventRow,
+    pub created_at: SystemTime,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<SystemTime>,
+    pub outcome: Option<ReviewOutcome>,
+    pub note: Option<Vec<u8>>,
+}
+
+/// Who opened or closed a crisis event, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrisisAccess {
+    pub subject: String,
+    pub action: String,
+    pub at: SystemTime,
 }

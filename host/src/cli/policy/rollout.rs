@@ -6,6 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use jules_policy_model::World;
 
+use reqwest::Method;
+use serde_json::json;
+
+use crate::cli::Remote;
+use crate::cli::admin::{ok, print_applied, with_api};
 use crate::rollout::Source;
 use crate::rollout::control::{self, Applied, ControlError, HostState};
 use crate::store::{Backend, BundleRef};
@@ -54,11 +59,25 @@ fn world(text: &str) -> Result<World, String> {
     })
 }
 
-pub fn activate(world_name: &str, source: &str, reason: &str, wait: Duration) -> ExitCode {
+pub fn activate(
+    world_name: &str,
+    source: &str,
+    reason: &str,
+    wait: Duration,
+    remote: &Remote,
+) -> ExitCode {
     let (world, source) = match (world(world_name), Source::parse(source)) {
         (Ok(w), Ok(s)) => (w, s),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
+    if remote.admin.is_some() {
+        let body = json!({ "source": source.to_stored(), "reason": reason, "wait_seconds": wait.as_secs() });
+        let path = format!("/admin/v1/policies/{world}/activate");
+        return with_api(remote, |api| async move {
+            let answer = ok(api.call(Method::POST, &path, Some(body)).await?)?;
+            Ok(print_applied(&answer))
+        });
+    }
     super::super::run_async(async move {
         let store = match store().await {
             Ok(s) => s,
@@ -68,23 +87,32 @@ pub fn activate(world_name: &str, source: &str, reason: &str, wait: Duration) ->
             "staging {} for {world}; live hosts prepare it",
             source.to_stored()
         );
-        let applied = control::activate(&store, world, &source, &subject(), reason, wait).await;
+        let applied =
+            control::activate(&store, world, &source, &subject(), reason, wait, &|| ()).await;
         report(applied, "activated")
     })
 }
 
-pub fn rollback(world_name: &str, reason: &str, wait: Duration) -> ExitCode {
+pub fn rollback(world_name: &str, reason: &str, wait: Duration, remote: &Remote) -> ExitCode {
     let world = match world(world_name) {
         Ok(w) => w,
         Err(e) => return fail(e),
     };
+    if remote.admin.is_some() {
+        let body = json!({ "reason": reason, "wait_seconds": wait.as_secs() });
+        let path = format!("/admin/v1/policies/{world}/rollback");
+        return with_api(remote, |api| async move {
+            let answer = ok(api.call(Method::POST, &path, Some(body)).await?)?;
+            Ok(print_applied(&answer))
+        });
+    }
     super::super::run_async(async move {
         let store = match store().await {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
         report(
-            control::rollback(&store, world, &subject(), reason, wait).await,
+            control::rollback(&store, world, &subject(), reason, wait, &|| ()).await,
             "rolled back to",
         )
     })
@@ -179,7 +207,39 @@ fn bundle(b: &Option<BundleRef>) -> String {
         .map_or("-".into(), |b| short(&b.digest).to_string())
 }
 
-pub fn status() -> ExitCode {
+pub fn status(remote: &Remote) -> ExitCode {
+    if remote.admin.is_some() {
+        return with_api(remote, |api| async move {
+            let body = ok(api.call(Method::GET, "/admin/v1/policies", None).await?)?;
+            for w in body["worlds"].as_array().into_iter().flatten() {
+                let d = &w["desired"];
+                println!(
+                    "{:<18} desired {} set by {}: {}",
+                    w["world"].as_str().unwrap_or("?"),
+                    d["active"]["digest"].as_str().map_or("-", short),
+                    d["set_by"].as_str().unwrap_or("-"),
+                    d["reason"].as_str().unwrap_or("-")
+                );
+                for h in w["hosts"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {:<28} serving {}{}",
+                        h["host"].as_str().unwrap_or("?"),
+                        h["serving"].as_str().map_or("baseline", short),
+                        h["error"]
+                            .as_str()
+                            .map(|e| format!("  ERROR: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            if body["agreed"] == json!(true) {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("hosts disagree with the desired state");
+                Ok(ExitCode::from(NOT_CONVERGED))
+            }
+        });
+    }
     super::super::run_async(async {
         let store = match store().await {
             Ok(s) => s,
@@ -233,11 +293,36 @@ pub fn status() -> ExitCode {
     })
 }
 
-pub fn history(world_name: Option<&str>, limit: i64) -> ExitCode {
+pub fn history(world_name: Option<&str>, limit: i64, remote: &Remote) -> ExitCode {
     let world = match world_name.map(world).transpose() {
         Ok(w) => w,
         Err(e) => return fail(e),
     };
+    if remote.admin.is_some() {
+        let query = match world {
+            Some(w) => format!("?world={w}&limit={limit}"),
+            None => format!("?limit={limit}"),
+        };
+        return with_api(remote, |api| async move {
+            let path = format!("/admin/v1/policies/history{query}");
+            let body = ok(api.call(Method::GET, &path, None).await?)?;
+            for h in body["history"].as_array().into_iter().flatten() {
+                let s = |k: &str| h[k].as_str().unwrap_or("-").to_string();
+                println!(
+                    "{}  {:<18} {:<8} {} (was {}) by {}: {:?}  {}",
+                    s("at"),
+                    s("world"),
+                    s("action"),
+                    short(&s("digest")),
+                    h["previous_digest"].as_str().map_or("-", short),
+                    s("subject"),
+                    s("reason"),
+                    s("source")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        });
+    }
     super::super::run_async(async move {
         let store = match store().await {
             Ok(s) => s,

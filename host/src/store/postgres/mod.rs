@@ -11,6 +11,7 @@ use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
 mod outbox;
+mod review;
 mod rollout;
 mod turn;
 

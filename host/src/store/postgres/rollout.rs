@@ -298,6 +298,32 @@ impl PgStore {
             .collect())
     }
 
+    /// Decisions per hour, world and bundle since `since`, newest hour first.
+    pub async fn decision_counts(
+        &self,
+        since: SystemTime,
+    ) -> Result<Vec<DecisionCount>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT date_trunc('hour', decided_at), world, bundle_digest, count(*),
+                        count(fallback)
+                 FROM policy_decisions WHERE decided_at >= $1
+                 GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3",
+                &[&since],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DecisionCount {
+                hour: r.get(0),
+                world: r.get(1),
+                digest: r.get(2),
+                decisions: r.get(3),
+                fallbacks: r.get(4),
+            })
+            .collect())
+    }
+
     /// A connection string for a dedicated LISTEN connection (not from the pool).
     pub fn listen_config(&self) -> tokio_postgres::Config {
         self.config.clone()

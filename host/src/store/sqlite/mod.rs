@@ -14,6 +14,7 @@ use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
 use super::types::*;
 
 mod outbox;
+mod review;
 mod rollout;
 mod turn;
 

@@ -349,4 +349,30 @@ impl SqliteStore {
         })
         .await
     }
+
+    pub async fn decision_counts(
+        &self,
+        since: SystemTime,
+    ) -> Result<Vec<DecisionCount>, StoreError> {
+        let since = millis(since);
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT decided_at / 3600000 * 3600000 AS hour, world, bundle_digest, count(*),
+                        count(fallback)
+                 FROM policy_decisions WHERE decided_at >= ?1
+                 GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3",
+            )?;
+            let rows = stmt.query_map([since], |r| {
+                Ok(DecisionCount {
+                    hour: from_millis(r.get(0)?),
+                    world: r.get(1)?,
+                    digest: r.get(2)?,
+                    decisions: r.get(3)?,
+                    fallbacks: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
 }

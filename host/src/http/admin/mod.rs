@@ -1,0 +1,55 @@
+//! The admin API, `/admin/v1/...`: policy rollouts (state, history, decisions,
+//! push, activate, rollback) and crisis review, behind JWT roles. It can be bound to
+//! an address of its own (`ADMIN_ADDR`) so it need not face the internet.
+
+pub mod auth;
+mod crisis;
+mod policies;
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
+
+use super::AppState;
+
+/// A bundle upload holds a component and a config (each up to a few MB, base64).
+const MAX_BODY: usize = 32 << 20;
+/// Activation waits for the hosts (up to `wait_seconds`).
+const TIME_LIMIT: Duration = Duration::from_secs(300);
+
+pub type Reply = (StatusCode, Json<Value>);
+
+pub fn refused(code: StatusCode, error: impl std::fmt::Display) -> Reply {
+    (code, Json(json!({ "error": error.to_string() })))
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/admin/v1/policies", get(policies::status))
+        .route("/admin/v1/policies/history", get(policies::history))
+        .route("/admin/v1/policies/decisions", get(policies::decisions))
+        .route(
+            "/admin/v1/policies/{world}/activate",
+            post(policies::activate),
+        )
+        .route(
+            "/admin/v1/policies/{world}/rollback",
+            post(policies::rollback),
+        )
+        .route("/admin/v1/bundles", post(policies::push))
+        .route("/admin/v1/crisis-events", get(crisis::list))
+        .route("/admin/v1/crisis-events/{id}", get(crisis::show))
+        .route("/admin/v1/crisis-events/{id}/close", post(crisis::close))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            TIME_LIMIT,
+        ))
+}
