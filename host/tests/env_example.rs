@@ -11,13 +11,18 @@ fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Quoted names in the code that reads the environment: the configuration, the keys,
-/// the log filter.
+/// Quoted names in the code that reads the environment: the configuration, the policy
+/// rollout, the keys, the log filter.
 fn read_by_code(host: &Path) -> BTreeSet<String> {
     let mut files: Vec<_> = std::fs::read_dir(host.join("src/config"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    files.extend(
+        std::fs::read_dir(host.join("src/rollout"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
     files.push(host.join("src/crypto/secrets.rs"));
     files.push(host.join("src/cli/mod.rs"));
     let mut names = BTreeSet::new();

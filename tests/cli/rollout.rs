@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use jules::policy::{BundleSource, SIGNATURE_FILE, SigningIdentity};
@@ -202,6 +202,49 @@ impl Sender {
     }
 }
 
+/// The crisis bundle that assessed the text `id` (30 s at most for it to be processed).
+fn assessed_by(db: &str, id: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(db, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        for _ in 0..300 {
+            let row = client
+                .query_opt(
+                    "SELECT d.bundle_digest FROM policy_decisions d
+                     JOIN messages m ON m.id = d.message_id
+                     WHERE m.carrier_message_id = $1 AND d.world = $2",
+                    &[&id, &CRISIS],
+                )
+                .await
+                .unwrap();
+            if let Some(r) = row {
+                return r
+                    .get::<_, Option<String>>(0)
+                    .expect("the decision names its bundle");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{id} was never assessed");
+    })
+}
+
+/// A text to each host once a change returned: each is assessed by `digest`, the
+/// bundle it replaced assesses nothing more.
+fn assert_assessed_by(db: &str, hosts: &[&str], digest: &str) {
+    static SENT: AtomicUsize = AtomicUsize::new(0);
+    let auth = base64::engine::general_purpose::STANDARD.encode("hook:secret");
+    for host in hosts {
+        let n = SENT.fetch_add(1, Ordering::Relaxed);
+        let id = format!("after-change-{n}");
+        let reply = post_text(host, &auth, &id, &format!("+1555400{n:04}"), "checking in");
+        assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+        assert_eq!(assessed_by(db, &id), digest, "{host}");
+    }
+}
+
 fn served_after(out: &str) -> u128 {
     out.lines()
         .find_map(|l| l.strip_prefix("served by 2 live host(s) "))
@@ -228,7 +271,6 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
 
     // A new version, signed by the key both hosts trust: both serve it.
     let v2 = crisis_version(work.path(), "0.1.1", Some(signing_key()));
-    let activated = SystemTime::now();
     let (code, out) = fleet.activate(&v2, "farewell messages were missed");
     assert_eq!(code, 0, "{out}");
     let ms = served_after(&out);
@@ -237,6 +279,7 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         (crisis_digest(&a), crisis_digest(&b)),
         (digest_of(&v2), digest_of(&v2))
     );
+    assert_assessed_by(&fleet.db.url, &[&a, &b], &digest_of(&v2));
 
     // Refusals: nothing changes, each reason is named per host.
     let unsigned = crisis_version(work.path(), "0.2.0", None);
@@ -362,8 +405,7 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         "{out}"
     );
 
-    // Every crisis decision names the bundle that made it: the shipped one, v2 or v3,
-    // and none by the shipped bundle once v2 was served everywhere.
+    // Every crisis decision names a bundle that was served.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let rows = rt.block_on(async {
         let (client, conn) = tokio_postgres::connect(&fleet.db.url, tokio_postgres::NoTls)
@@ -372,24 +414,18 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         tokio::spawn(conn);
         client
             .query(
-                "SELECT bundle_digest, decided_at FROM policy_decisions WHERE world = $1",
+                "SELECT bundle_digest FROM policy_decisions WHERE world = $1",
                 &[&CRISIS],
             )
             .await
             .unwrap()
     });
-    assert!(!rows.is_empty());
-    let known = [shipped.clone(), digest_of(&v2), digest_of(&v3)];
-    let settled = activated + Duration::from_millis(ms as u64) + Duration::from_secs(1);
+    assert!(rows.len() > 20, "{} decisions", rows.len());
+    let known = [shipped, digest_of(&v2), digest_of(&v3)];
     for r in &rows {
         let digest: Option<String> = r.get(0);
-        let at: SystemTime = r.get(1);
         let digest = digest.expect("every decision names its bundle");
         assert!(known.contains(&digest), "{digest}");
-        assert!(
-            !(digest == shipped && at > settled),
-            "a decision by the replaced bundle after the swap"
-        );
     }
     drop((host_a, host_b, host_c));
 }
