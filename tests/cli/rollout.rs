@@ -46,6 +46,7 @@ impl Fleet {
             ("BANDWIDTH_API_URL", carrier.url.clone()),
             ("ANTHROPIC_API_KEY", "sk-ant-test".into()),
             ("ANTHROPIC_BASE_URL", model.url.clone()),
+            ("JWT_SECRET_KEY", crate::support::app::ADMIN_SECRET.into()),
             (
                 "POLICY_DIR",
                 crate::support::app::policy_dir().display().to_string(),
@@ -88,6 +89,23 @@ impl Fleet {
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// `jules admin token`, as an operator mints one.
+    fn token(&self, sub: &str, role: &str) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+            .args([
+                "admin", "token", "--sub", sub, "--role", role, "--ttl", "10m",
+            ])
+            .env("JWT_SECRET_KEY", crate::support::app::ADMIN_SECRET)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     fn activate(&self, bundle: &Path, reason: &str) -> (i32, String) {
@@ -369,7 +387,23 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
     assert_eq!(crisis_digest(&c), digest_of(&v3));
     let sender = Sender::start(vec![a.clone(), b.clone(), c.clone()]);
 
-    // Roll back: both serve v2 again.
+    // Roll back through host-a's admin API: every host serves v2 again.
+    let url = format!("http://{a}");
+    let viewer = fleet.token("auditor", "viewer");
+    let (code, out) = fleet.jules(&[
+        "policy",
+        "rollback",
+        CRISIS,
+        "--reason",
+        "too eager",
+        "--admin",
+        &url,
+        "--token",
+        &viewer,
+    ]);
+    assert_eq!(code, 2, "a viewer may not roll back: {out}");
+    assert!(out.contains("403"), "{out}");
+    let approver = fleet.token("lead@jules", "approver");
     let (code, out) = fleet.jules(&[
         "policy",
         "rollback",
@@ -378,12 +412,18 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         "too eager",
         "--wait",
         "20",
+        "--admin",
+        &url,
+        "--token",
+        &approver,
     ]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(
-        (crisis_digest(&a), crisis_digest(&b)),
-        (digest_of(&v2), digest_of(&v2))
-    );
+    for host in [&a, &b, &c] {
+        assert_eq!(crisis_digest(host), digest_of(&v2));
+    }
+    assert_assessed_by(&fleet.db.url, &[&a, &b, &c], &digest_of(&v2));
+    let (code, out) = fleet.jules(&["policy", "status", "--admin", &url, "--token", &viewer]);
+    assert_eq!(code, 0, "{out}");
 
     let (sent, failed, errors) = sender.finish();
     assert!(sent > 0, "{sent} texts sent");
@@ -396,8 +436,13 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         .map(|l| l.split_whitespace().nth(4).unwrap_or(""))
         .collect();
     assert_eq!(&actions[..3], ["rollback", "activate", "stage"], "{out}");
+    let lines: Vec<&str> = out.lines().collect();
     assert!(
-        out.lines().all(|l| l.contains("by cli:safety-lead")),
+        lines[0].contains("by lead@jules"),
+        "the token's subject: {out}"
+    );
+    assert!(
+        lines[1..].iter().all(|l| l.contains("by cli:safety-lead")),
         "{out}"
     );
     assert!(

@@ -25,6 +25,7 @@ async fn webhooks_are_acknowledged_while_every_policy_thread_spins() {
         "0.1.0",
         "spin",
     );
+    crate::support::sign(spinning.path());
     policies.activate(policies.load(spinning.path()).expect("misbehave loads"));
     let stats = policies.stats(World::CrisisDetector);
 

@@ -20,7 +20,7 @@ pub type Told = dyn Fn() + Send + Sync;
 /// A host whose heartbeat is older than this is taken to be gone.
 pub const LIVE: Duration = Duration::from_secs(POLL.as_secs() * 3);
 /// How often a waiting command reads the heartbeats.
-const READ_EVERY: Duration = Duration::from_millis(20);
+const READ_EVERY: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {

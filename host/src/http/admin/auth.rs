@@ -185,3 +185,63 @@ pub fn authorize(
     }
     Ok(claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SigningIdentity;
+
+    #[test]
+    fn eddsa_tokens_verify_with_the_public_key_only() {
+        let key = SigningIdentity::generate("admin").unwrap();
+        let other = SigningIdentity::generate("admin").unwrap();
+        let token = mint_eddsa(
+            &key.pkcs8_der(),
+            "ana",
+            Role::Approver,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let claims = TokenKey::ed25519(&key.trusted_entry())
+            .unwrap()
+            .check(&token)
+            .unwrap();
+        assert_eq!((claims.sub.as_str(), claims.role), ("ana", Role::Approver));
+        assert!(
+            TokenKey::ed25519(&other.trusted_entry())
+                .unwrap()
+                .check(&token)
+                .is_err()
+        );
+        // An HS256 token is not accepted where EdDSA is expected, whatever its secret.
+        let hs = mint_hs256(
+            b"secret-secret-secret-secret-1234",
+            "ana",
+            Role::Approver,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(
+            TokenKey::ed25519(&key.trusted_entry())
+                .unwrap()
+                .check(&hs)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn roles_allow_only_their_own_operations() {
+        use Permission::*;
+        let table = [
+            (Role::Viewer, [true, false, false, false]),
+            (Role::Author, [true, true, false, false]),
+            (Role::Approver, [true, false, true, false]),
+            (Role::Reviewer, [false, false, false, true]),
+        ];
+        for (role, allowed) in table {
+            for (p, want) in [Read, Push, Change, Review].into_iter().zip(allowed) {
+                assert_eq!(role.may(p), want, "{role:?} {p:?}");
+            }
+        }
+    }
+}
