@@ -26,7 +26,11 @@ fn start_host(
     id: &str,
     data: &std::path::Path,
 ) -> (Host, u16) {
+    use base64::Engine as _;
     let port = free_port();
+    std::fs::create_dir_all(data).unwrap();
+    let log = std::fs::File::create(data.join("host.log")).unwrap();
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jules"));
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd
@@ -38,8 +42,11 @@ fn start_host(
         .env("HOST_ID", id)
         .env("COALESCE_WINDOW_MS", "0")
         .env("LOG_LEVEL", "error")
+        // Both hosts open what the other sealed.
+        .env("ENCRYPTION_KEYS", format!("bench:{}", b64(7)))
+        .env("BLIND_INDEX_KEY", b64(9))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start jules serve");
     (Host(child), port)
