@@ -95,7 +95,7 @@ async fn main() {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
-                let port = if i % 2 == 0 { port_a } else { port_b };
+                let port = if i.is_multiple_of(2) { port_a } else { port_b };
                 let body = serde_json::json!([{
                     "type": "message-received", "time": "2026-12-01T08:00:00.000Z",
                     "to": "+15550001111", "description": "Incoming message received",

@@ -146,14 +146,14 @@ impl Agent {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(world, active.digest.clone());
-            if serving.as_deref() != Some(active.digest.as_str()) {
-                if let Some(bundle) = self.obtain(world, active).await {
-                    let replaced = self.runtime.activate(bundle);
-                    let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
-                    let state = worlds.entry(world).or_default();
-                    state.replaced = replaced;
-                    state.failure = None;
-                }
+            if serving.as_deref() != Some(active.digest.as_str())
+                && let Some(bundle) = self.obtain(world, active).await
+            {
+                let replaced = self.runtime.activate(bundle);
+                let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
+                let state = worlds.entry(world).or_default();
+                state.replaced = replaced;
+                state.failure = None;
             }
         }
         // A failure about a bundle no longer wanted is history, not a problem.

@@ -23,7 +23,7 @@ pub struct PgStore {
     /// host:port/database, never the password.
     target: String,
     /// For connections outside the pool (LISTEN).
-    config: tokio_postgres::Config,
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 fn user_row(r: &Row) -> Result<UserRow, StoreError> {
@@ -122,7 +122,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             target,
-            config: listen,
+            config: std::sync::Arc::new(listen),
         })
     }
 

@@ -326,6 +326,6 @@ impl PgStore {
 
     /// A connection string for a dedicated LISTEN connection (not from the pool).
     pub fn listen_config(&self) -> tokio_postgres::Config {
-        self.config.clone()
+        (*self.config).clone()
     }
 }
