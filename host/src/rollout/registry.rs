@@ -82,10 +82,19 @@ fn layer(data: Vec<u8>, media_type: &str, title: &str) -> ImageLayer {
     ImageLayer::new(data, media_type.to_string(), Some(annotations))
 }
 
+/// Why a push failed: the bundle (or reference) is wrong, or the registry refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("{0}")]
+    Bundle(String),
+    #[error("{0}")]
+    Registry(String),
+}
+
 /// Push the bundle in `dir` to `reference`; returns `repository@sha256:…`, the
 /// reference that always names exactly what was pushed.
-pub async fn push(dir: &Path, reference: &str) -> Result<String, String> {
-    let target = parse(reference)?;
+pub async fn push(dir: &Path, reference: &str) -> Result<String, PushError> {
+    let target = parse(reference).map_err(PushError::Bundle)?;
     let d = dir.to_path_buf();
     let (bundle, manifest_text, inspection) = tokio::task::spawn_blocking(move || {
         let bundle = BundleSource::read(&d).map_err(|e| e.to_string())?;
@@ -95,7 +104,8 @@ pub async fn push(dir: &Path, reference: &str) -> Result<String, String> {
         Ok::<_, String>((bundle, text, inspection))
     })
     .await
-    .map_err(|e| e.to_string())??;
+    .map_err(|e| PushError::Bundle(e.to_string()))?
+    .map_err(PushError::Bundle)?;
     let m = &bundle.manifest;
     let component = layer(bundle.component.clone(), WASM_LAYER, "component.wasm");
     let config_json = serde_json::json!({
@@ -149,11 +159,13 @@ pub async fn push(dir: &Path, reference: &str) -> Result<String, String> {
     client
         .push(&target, &layers, config, &auth(), Some(manifest))
         .await
-        .map_err(|e| format!("cannot push to {reference}: {e}"))?;
+        .map_err(|e| PushError::Registry(format!("cannot push to {reference}: {e}")))?;
     let digest = client
         .fetch_manifest_digest(&target, &auth())
         .await
-        .map_err(|e| format!("pushed, but cannot read back {reference}: {e}"))?;
+        .map_err(|e| {
+            PushError::Registry(format!("pushed, but cannot read back {reference}: {e}"))
+        })?;
     Ok(by_digest(&target, &digest))
 }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::auth::{Permission, authorize};
-use super::{Reply, refused};
+use super::auth::Permission;
+use super::{Answer, Reply, body, caller, refused, unavailable};
 use crate::http::AppState;
 use crate::store::{CrisisReviewRow, ReviewOutcome};
 
@@ -46,18 +46,18 @@ pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Reply {
-    if let Err((code, e)) = authorize(state.admin.as_deref(), &headers, Permission::Review) {
-        return refused(code, e);
-    }
+) -> Answer {
+    caller(&state, &headers, Permission::Review)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    match state.pipeline.store.db().open_crisis_events(limit).await {
-        Ok(rows) => (
-            StatusCode::OK,
-            Json(json!({ "events": rows.iter().map(summary).collect::<Vec<_>>() })),
-        ),
-        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    let rows = state
+        .pipeline
+        .store
+        .db()
+        .open_crisis_events(limit)
+        .await
+        .map_err(unavailable)?;
+    let events: Vec<Value> = rows.iter().map(summary).collect();
+    Ok((StatusCode::OK, Json(json!({ "events": events }))))
 }
 
 fn event_id(text: &str) -> Result<Uuid, Reply> {
@@ -73,33 +73,25 @@ pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Reply {
-    let claims = match authorize(state.admin.as_deref(), &headers, Permission::Review) {
-        Ok(c) => c,
-        Err((code, e)) => return refused(code, e),
-    };
-    let id = match event_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let claims = caller(&state, &headers, Permission::Review)?;
+    let id = event_id(&id)?;
     let store = &state.pipeline.store;
-    let review = match store.crisis_review(id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return refused(StatusCode::NOT_FOUND, format!("no crisis event {id}")),
-        Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
+    let review = store
+        .crisis_review(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(id))?;
     // The access is on record before any text leaves.
-    if let Err(e) = store
+    store
         .db()
         .record_crisis_access(id, &claims.sub, "open")
         .await
-    {
-        return refused(StatusCode::SERVICE_UNAVAILABLE, e);
-    }
-    let turns = match store.recent_turns(review.row.event.user_id, TURNS).await {
-        Ok(t) => t,
-        Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
+        .map_err(unavailable)?;
+    let turns = store
+        .recent_turns(review.row.event.user_id, TURNS)
+        .await
+        .map_err(unavailable)?;
     tracing::info!(event = %id, subject = %claims.sub, "crisis event opened for review");
     let turns: Vec<Value> = turns
         .iter()
@@ -112,10 +104,14 @@ pub async fn show(
             })
         })
         .collect();
-    let mut body = summary(&review.row);
-    body["turns"] = json!(turns);
-    body["note"] = json!(review.note);
-    (StatusCode::OK, Json(body))
+    let mut shown = summary(&review.row);
+    shown["turns"] = json!(turns);
+    shown["note"] = json!(review.note);
+    Ok((StatusCode::OK, Json(shown)))
+}
+
+fn not_found(id: Uuid) -> Reply {
+    refused(StatusCode::NOT_FOUND, format!("no crisis event {id}"))
 }
 
 #[derive(Deserialize)]
@@ -130,47 +126,39 @@ pub async fn close(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<CloseBody>, axum::extract::rejection::JsonRejection>,
-) -> Reply {
-    let claims = match authorize(state.admin.as_deref(), &headers, Permission::Review) {
-        Ok(c) => c,
-        Err((code, e)) => return refused(code, e),
-    };
-    let id = match event_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return refused(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let Ok(outcome) = ReviewOutcome::parse(&body.outcome) else {
-        return refused(
+    b: Result<Json<CloseBody>, axum::extract::rejection::JsonRejection>,
+) -> Answer {
+    let claims = caller(&state, &headers, Permission::Review)?;
+    let id = event_id(&id)?;
+    let b = body(b)?;
+    let outcome = ReviewOutcome::parse(&b.outcome).map_err(|_| {
+        refused(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
                 "{:?} is not an outcome (reached-out, referred, no-action-needed, false-positive)",
-                body.outcome
+                b.outcome
             ),
-        );
-    };
+        )
+    })?;
     let store = &state.pipeline.store;
-    match store.db().crisis_event(id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return refused(StatusCode::NOT_FOUND, format!("no crisis event {id}")),
-        Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
-    match store
-        .close_crisis_event(id, &claims.sub, outcome, &body.note)
+    store
+        .db()
+        .crisis_event(id)
         .await
-    {
-        Ok(true) => (
-            StatusCode::OK,
-            Json(json!({ "id": id, "closed": true, "outcome": outcome.as_str() })),
-        ),
-        Ok(false) => refused(
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(id))?;
+    let closed = store
+        .close_crisis_event(id, &claims.sub, outcome, &b.note)
+        .await
+        .map_err(unavailable)?;
+    if !closed {
+        return Err(refused(
             StatusCode::CONFLICT,
             format!("crisis event {id} is already closed"),
-        ),
-        Err(e) => refused(StatusCode::SERVICE_UNAVAILABLE, e),
+        ));
     }
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "id": id, "closed": true, "outcome": outcome.as_str() })),
+    ))
 }

@@ -24,9 +24,31 @@ const MAX_BODY: usize = 32 << 20;
 const TIME_LIMIT: Duration = Duration::from_secs(300);
 
 pub type Reply = (StatusCode, Json<Value>);
+/// What a handler answers: a success, or a refusal with its reason.
+pub type Answer = Result<Reply, Reply>;
 
 pub fn refused(code: StatusCode, error: impl std::fmt::Display) -> Reply {
     (code, Json(json!({ "error": error.to_string() })))
+}
+
+/// The caller's claims when they may do `needs`.
+pub fn caller(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    needs: auth::Permission,
+) -> Result<auth::Claims, Reply> {
+    auth::authorize(state.admin.as_deref(), headers, needs).map_err(|(code, e)| refused(code, e))
+}
+
+/// A JSON body, or 400 naming what is wrong with it.
+pub fn body<T>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, Reply> {
+    body.map(|Json(b)| b)
+        .map_err(|e| refused(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+/// A store failure: the service cannot answer now.
+pub fn unavailable(e: impl std::fmt::Display) -> Reply {
+    refused(StatusCode::SERVICE_UNAVAILABLE, e)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -65,6 +65,37 @@ async fn record(
     Ok(())
 }
 
+/// Move the active bundle to previous and `to` to active (commit and rollback alike).
+async fn replace_active(
+    tx: &impl GenericClient,
+    c: &Change<'_>,
+    to: &BundleRef,
+    from: Option<&BundleRef>,
+) -> Result<DesiredRow, StoreError> {
+    let sql = format!(
+        "UPDATE policy_desired SET previous_source = $2, previous_digest = $3,
+             active_source = $4, active_digest = $5, candidate_source = NULL,
+             candidate_digest = NULL, revision = revision + 1, set_by = $6, set_at = now(),
+             reason = $7
+         WHERE world = $1 RETURNING {DESIRED_COLUMNS}"
+    );
+    let row = tx
+        .query_one(
+            &sql,
+            &[
+                &c.world,
+                &from.map(|b| &b.source),
+                &from.map(|b| &b.digest),
+                &to.source,
+                &to.digest,
+                &c.subject,
+                &c.reason,
+            ],
+        )
+        .await?;
+    Ok(desired_row(&row))
+}
+
 impl PgStore {
     pub async fn desired(&self) -> Result<Vec<DesiredRow>, StoreError> {
         let sql = format!("SELECT {DESIRED_COLUMNS} FROM policy_desired ORDER BY world");
@@ -120,18 +151,9 @@ impl PgStore {
                 digest: digest.into(),
             }));
         };
-        let sql = format!(
-            "UPDATE policy_desired SET previous_source = active_source,
-                 previous_digest = active_digest, active_source = candidate_source,
-                 active_digest = candidate_digest, candidate_source = NULL,
-                 candidate_digest = NULL, revision = revision + 1, set_by = $2,
-                 set_at = now(), reason = $3
-             WHERE world = $1 RETURNING {DESIRED_COLUMNS}"
-        );
-        let row = tx
-            .query_one(&sql, &[&change.world, &change.subject, &change.reason])
-            .await?;
-        let previous = current.and_then(|d| d.active).map(|a| a.digest);
+        let active = current.and_then(|d| d.active);
+        let row = replace_active(&tx, change, &candidate, active.as_ref()).await?;
+        let previous = active.map(|a| a.digest);
         record(
             &tx,
             change,
@@ -141,7 +163,7 @@ impl PgStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(Ok(desired_row(&row)))
+        Ok(Ok(row))
     }
 
     pub async fn abandon_candidate(
@@ -189,17 +211,7 @@ impl PgStore {
                 world: change.world.into(),
             }));
         };
-        let sql = format!(
-            "UPDATE policy_desired SET previous_source = active_source,
-                 previous_digest = active_digest, active_source = previous_source,
-                 active_digest = previous_digest, candidate_source = NULL,
-                 candidate_digest = NULL, revision = revision + 1, set_by = $2,
-                 set_at = now(), reason = $3
-             WHERE world = $1 RETURNING {DESIRED_COLUMNS}"
-        );
-        let row = tx
-            .query_one(&sql, &[&change.world, &change.subject, &change.reason])
-            .await?;
+        let row = replace_active(&tx, change, &previous, active.as_ref()).await?;
         let replaced = active.map(|a| a.digest);
         record(
             &tx,
@@ -210,7 +222,7 @@ impl PgStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(Ok(desired_row(&row)))
+        Ok(Ok(row))
     }
 
     /// Newest first; `world` narrows it to one world.
