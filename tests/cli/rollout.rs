@@ -564,3 +564,140 @@ fn bundles_come_from_a_registry_and_a_host_that_cannot_reach_it_keeps_serving_th
     assert_eq!(code, 0, "{out}");
     drop((host_a, host_d));
 }
+
+/// One host on the embedded store with its admin API on an address of its own: an
+/// author pushes a bundle through it, an approver activates it with the CLI (the host
+/// is told in process: no notification reaches an embedded store), and a reviewer
+/// works through a crisis event with `jules crisis`.
+#[test]
+fn one_embedded_host_is_run_through_its_own_admin_address() {
+    use base64::Engine as _;
+    let registry = crate::support::registry::Registry::start();
+    let data = tempfile::tempdir().unwrap();
+    let keys = crate::support::trusted_keys();
+    let policies = crate::support::app::policy_dir().display().to_string();
+    let env = [
+        ("POLICY_DIR", policies.as_str()),
+        ("POLICY_TRUSTED_KEYS", keys.as_str()),
+        ("JWT_SECRET_KEY", crate::support::app::ADMIN_SECRET),
+        ("ADMIN_ADDR", "127.0.0.1:0"),
+    ];
+    let (server, addr, banner, logs) = start_logged(data.path(), &env);
+    std::thread::spawn(move || for _ in logs {});
+    let admin = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("jules: admin API on http://"))
+        .unwrap_or_else(|| panic!("no admin address:\n{banner}"))
+        .to_string();
+    assert!(
+        get(&addr, "/admin/v1/policies").starts_with("HTTP/1.1 404"),
+        "the admin API is not beside the webhooks"
+    );
+    let token = |sub: &str, role: &str| crate::support::app::admin_token(sub, role);
+
+    // An author uploads a bundle; the host pushes it to the registry.
+    let work = tempfile::tempdir().unwrap();
+    let v2 = crisis_version(work.path(), "0.6.0", Some(signing_key()));
+    let read = |f: &str| std::fs::read_to_string(v2.join(f)).unwrap();
+    let upload = serde_json::json!({
+        "reference": format!("{}/jules/crisis:0.6.0", registry.addr),
+        "manifest": read("bundle.toml"),
+        "component": base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read(v2.join("component.wasm")).unwrap()),
+        "config": read("config.json"),
+        "signature": read(SIGNATURE_FILE),
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let push = |role: &str| {
+        rt.block_on(async {
+            let r = jules::net::client(Duration::from_secs(60))
+                .post(format!("http://{admin}/admin/v1/bundles"))
+                .bearer_auth(token("ed", role))
+                .json(&upload)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        })
+    };
+    assert_eq!(push("viewer").0, 403);
+    let (code, body) = push("author");
+    assert_eq!(code, 201, "{body}");
+    let pinned = body["reference"].as_str().unwrap().to_string();
+
+    // The CLI through the admin API; preparation must not wait for the 10 s poll.
+    let url = format!("http://{admin}");
+    let approver = token("ana", "approver");
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .args([
+            "policy", "activate", CRISIS, &pinned, "--reason", "embedded", "--wait", "5",
+        ])
+        .args(["--admin", &url, "--token", &approver])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(crisis_digest(&addr), digest_of(&v2));
+
+    // A crisis event, reviewed with `jules crisis`.
+    let auth = base64::engine::general_purpose::STANDARD.encode("any:thing");
+    let reply = post_text(
+        &addr,
+        &auth,
+        "emb-1",
+        "+15554900001",
+        "i want to kill myself tonight",
+    );
+    assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+    let reviewer = token("dr-lee", "reviewer");
+    let crisis = |args: &[&str], tok: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+            .arg("crisis")
+            .args(args)
+            .args(["--admin", &url, "--token", tok])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let mut listed = String::new();
+    for _ in 0..100 {
+        let (code, out) = crisis(&["list"], &reviewer);
+        assert_eq!(code, 0, "{out}");
+        if !out.trim().is_empty() {
+            listed = out;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let id = listed
+        .split_whitespace()
+        .next()
+        .expect("an open event")
+        .to_string();
+    assert!(!listed.contains("kill myself"), "{listed}");
+    let (code, out) = crisis(&["show", &id], &token("vi", "viewer"));
+    assert_eq!(code, 2, "a viewer may not open texts: {out}");
+    let (code, out) = crisis(&["show", &id], &reviewer);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with('!') && l.contains("kill myself")),
+        "{out}"
+    );
+    let (code, out) = crisis(
+        &["close", &id, "--outcome", "referred", "--note", "988 given"],
+        &reviewer,
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = crisis(&["list"], &reviewer);
+    assert_eq!((code, out.trim()), (0, ""), "closed");
+    drop(server);
+}
