@@ -287,9 +287,14 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
     let sender = Sender::start(vec![a.clone(), b.clone()]);
     let work = tempfile::tempdir().unwrap();
 
-    // A new version, signed by the key both hosts trust: both serve it.
+    // A new version signed by the key both hosts trust, pushed to the registry and
+    // activated by its tag: both serve it.
+    let registry = crate::support::registry::Registry::start();
     let v2 = crisis_version(work.path(), "0.1.1", Some(signing_key()));
-    let (code, out) = fleet.activate(&v2, "farewell messages were missed");
+    let tag = format!("{}/jules/crisis:0.1.1", registry.addr);
+    let (code, out) = fleet.jules(&["policy", "push", v2.to_str().unwrap(), &tag]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = fleet.activate(Path::new(&tag), "farewell messages were missed");
     assert_eq!(code, 0, "{out}");
     let ms = served_after(&out);
     eprintln!("activation served by both hosts {ms} ms after the change");
@@ -307,9 +312,11 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         Some(&SigningIdentity::generate("stranger").unwrap()),
     );
     let tampered = crisis_version(work.path(), "0.2.2", Some(signing_key()));
-    let config = tampered.join("config.json");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text + " ").unwrap();
+    let component = tampered.join("component.wasm");
+    let mut bytes = std::fs::read(&component).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x20;
+    std::fs::write(&component, bytes).unwrap();
     let keyless = crisis_version(work.path(), "0.2.3", Some(signing_key()));
     let sig = keyless.join(SIGNATURE_FILE);
     let mut json: serde_json::Value =
