@@ -5,6 +5,7 @@
 mod support;
 
 mod chat;
+mod diff;
 mod keys;
 mod migrate;
 mod policy;

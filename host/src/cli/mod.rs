@@ -236,6 +236,32 @@ pub enum PolicyCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Two versions of a bundle on the same corpora: changed decisions with evidence,
+    /// per-label precision and recall of both, a verdict. Exit status: 0 when NEW
+    /// regresses nowhere (or only where --allow accepts it), 1 when it loses recall on
+    /// a crisis label, misses an `imminent` OLD caught, or changes an opt-out or age
+    /// decision; 2 when a bundle or corpus cannot be loaded.
+    Diff {
+        /// The bundle in use: a folder or a registry reference.
+        old: String,
+        /// The bundle proposed.
+        new: String,
+        /// A corpus file (JSONL); repeatable. Default: NEW's (else OLD's) manifest corpora.
+        #[arg(long = "corpus", value_name = "FILE")]
+        corpus: Vec<PathBuf>,
+        /// A fixture id whose regression is accepted; repeatable.
+        #[arg(long = "allow", value_name = "FIXTURE")]
+        allow: Vec<String>,
+        /// `text`, `json` or `junit`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "junit"])]
+        format: String,
+        /// Write the report here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Hide the progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
     /// Describe a component: world, WIT version, exports, imports; refuse capability
     /// imports beyond the deny-all set (exit 2).
     Check {
@@ -321,6 +347,15 @@ fn serve() -> ExitCode {
             }
         }
     })
+}
+
+/// Run an async computation on a fresh runtime and return its value.
+fn run_async_value<T>(
+    f: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(f)
 }
 
 /// Run an async command on a fresh multi-threaded runtime.

@@ -9,6 +9,7 @@ use crate::policy::{BundleSource, PolicyRuntime, RuntimeSettings, SUPPORTED_WIT_
 
 use super::PolicyCommand;
 
+mod diff;
 mod rollout;
 mod signing;
 
@@ -25,6 +26,23 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             no_progress,
         } => test(&bundle, corpus, &format, output.as_deref(), !no_progress),
         PolicyCommand::Check { component } => check(&component),
+        PolicyCommand::Diff {
+            old,
+            new,
+            corpus,
+            allow,
+            format,
+            output,
+            no_progress,
+        } => diff::run(diff::Options {
+            old: &old,
+            new: &new,
+            corpus,
+            allow,
+            format: &format,
+            output: output.as_deref(),
+            progress: !no_progress,
+        }),
         PolicyCommand::Keygen { id, dir } => signing::keygen(&id, &dir),
         PolicyCommand::Sign { bundle, key } => signing::sign(&bundle, &key),
         PolicyCommand::Verify { bundle } => signing::verify(&bundle),
@@ -162,7 +180,7 @@ fn check(path: &Path) -> ExitCode {
 }
 
 /// Compiled policies are cached under the data directory (DATA_DIR, default ./data).
-fn cache_dir() -> PathBuf {
+pub(super) fn cache_dir() -> PathBuf {
     std::env::var_os("POLICY_CACHE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
