@@ -7,7 +7,7 @@ use jules::store::{Migration, MigrationError, POSTGRES, migrate};
 use support::TestDatabase;
 
 /// Every migration, in order: what a fresh store applies.
-const EVERY_MIGRATION: [&str; 9] = [
+const EVERY_MIGRATION: [&str; 10] = [
     "0001_initial",
     "0002_pipeline",
     "0003_claims",
@@ -17,6 +17,7 @@ const EVERY_MIGRATION: [&str; 9] = [
     "0007_key_checks",
     "0008_policy_rollout",
     "0009_crisis_review",
+    "0010_shadow",
 ];
 
 async fn tables(client: &tokio_postgres::Client) -> Vec<String> {

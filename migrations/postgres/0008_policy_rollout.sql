@@ -19,7 +19,8 @@ CREATE TABLE policy_desired (
 CREATE TABLE policy_history (
     id              bigserial PRIMARY KEY,
     world           text NOT NULL,
-    action          text NOT NULL CHECK (action IN ('stage', 'activate', 'rollback', 'abandon')),
+    action          text NOT NULL CHECK (action IN ('stage', 'activate', 'rollback', 'abandon', 'shadow',
+                                              'shadow-stop')),
     source          text NOT NULL,
     digest          text NOT NULL,
     previous_digest text,

@@ -19,7 +19,8 @@ CREATE TABLE policy_desired (
 CREATE TABLE policy_history (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     world           TEXT NOT NULL,
-    action          TEXT NOT NULL CHECK (action IN ('stage', 'activate', 'rollback', 'abandon')),
+    action          TEXT NOT NULL CHECK (action IN ('stage', 'activate', 'rollback', 'abandon', 'shadow',
+                                              'shadow-stop')),
     source          TEXT NOT NULL,
     digest          TEXT NOT NULL,
     previous_digest TEXT,

@@ -10,6 +10,7 @@ mod compliance;
 mod ingress;
 mod policy_threads;
 mod sends;
+mod shadow;
 
 use std::time::Duration;
 

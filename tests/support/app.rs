@@ -89,6 +89,8 @@ pub struct Options {
     pub policy_deadline: Duration,
     /// Policy calls running at once.
     pub policy_concurrency: usize,
+    /// Messages waiting for a crisis shadow at most.
+    pub shadow_queue: usize,
 }
 
 /// What a second host shares with the first: the database and the fake providers.
@@ -117,6 +119,7 @@ impl Default for Options {
             age_gate: false,
             policy_deadline: Duration::from_millis(100),
             policy_concurrency: 2,
+            shadow_queue: 1024,
         }
     }
 }
@@ -244,6 +247,7 @@ impl TestApp {
         s.pipeline.settle_after = o.settle_after;
         s.carrier_timeout = o.carrier_timeout;
         s.pipeline.crisis_alert_url = o.alerts.then(|| alerts.url.clone());
+        s.pipeline.shadow_queue = o.shadow_queue;
         let secrets = Secrets {
             ring: KeyRing::parse(&keys).unwrap(),
             blind: BlindIndex::parse(&"B".repeat(44)).unwrap(),

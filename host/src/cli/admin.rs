@@ -18,7 +18,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// `90s`, `30m`, `1h`, `7d`.
-fn ttl(text: &str) -> Result<Duration, String> {
+pub fn ttl(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (n, unit) = text.split_at(text.len().saturating_sub(1));
     let n: u64 = n

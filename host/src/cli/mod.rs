@@ -222,6 +222,40 @@ pub enum PolicyCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Give a candidate a share of live crisis messages beside the active bundle (its
+    /// decisions are recorded, never acted on), or stop it with --stop.
+    Shadow {
+        world: String,
+        /// The candidate: a registry reference or a folder the hosts can read.
+        source: Option<String>,
+        /// The share of messages it is given, 0 to 1.
+        #[arg(long, default_value_t = 0.25)]
+        sample: f64,
+        #[arg(long)]
+        stop: bool,
+        #[arg(long, default_value = "shadow")]
+        reason: String,
+    },
+    /// What the shadow saw: active vs candidate per severity and category, agreement,
+    /// the disagreements newest first (message ids, never text).
+    ShadowReport {
+        world: String,
+        /// How far back: e.g. 90m, 24h, 7d.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Disagreements listed at most.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Activate the shadow as it is (same digest) and stop it; the report's figures go
+    /// into the history with the reason. Exit status as `activate`.
+    Promote {
+        world: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
     /// The desired bundle per world and what each live host serves, with its errors.
     /// Exit status: 0 when every host serves the desired state, 1 while one does not.
     Status {

@@ -60,6 +60,23 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             remote,
         } => rollout::rollback(&world, &reason, Duration::from_secs(wait), &remote),
         PolicyCommand::Status { remote } => rollout::status(&remote),
+        PolicyCommand::Shadow {
+            world,
+            source,
+            sample,
+            stop,
+            reason,
+        } => rollout::shadow(&world, source.as_deref(), sample, stop, &reason),
+        PolicyCommand::ShadowReport {
+            world,
+            since,
+            limit,
+        } => rollout::shadow_report(&world, &since, limit),
+        PolicyCommand::Promote {
+            world,
+            reason,
+            wait,
+        } => rollout::promote(&world, &reason, Duration::from_secs(wait)),
         PolicyCommand::History {
             world,
             limit,

@@ -150,6 +150,7 @@ pub fn from_env() -> Result<Services, ConfigError> {
                 defaults.settle_after.as_millis() as u64,
             )?,
             crisis_alert_url,
+            shadow_queue: positive("SHADOW_QUEUE", defaults.shadow_queue)?,
         },
         http: HttpSettings {
             max_body_bytes: positive("MAX_BODY_BYTES", 256 * 1024)?,

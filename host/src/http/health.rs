@@ -47,6 +47,25 @@ fn policy_checks(state: &AppState) -> (Value, bool) {
         }
     }
     for world in World::ALL {
+        if let (Some(shadow), Some(Value::Object(entry))) =
+            (state.policies.shadow(world), checks.get_mut(world.as_str()))
+        {
+            let s = state.policies.shadow_stats(world);
+            let load =
+                |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+            entry.insert(
+                "shadow".into(),
+                json!({
+                    "digest": shadow.bundle.digest.to_string(),
+                    "sample": shadow.sample,
+                    "sampled": load(&s.sampled),
+                    "dropped": load(&s.dropped),
+                    "failed": load(&s.failed),
+                    "agreed": load(&s.agreed),
+                    "disagreed": load(&s.disagreed),
+                }),
+            );
+        }
         if let (Some(desired), Some(Value::Object(entry))) = (
             state.rollout.desired_digest(world),
             checks.get_mut(world.as_str()),

@@ -71,6 +71,14 @@ impl Pipeline {
             return Ok(false);
         };
         let (assessment, decided) = self.decide(&turn.asked).await;
+        if let Some(last) = turn.ids.last() {
+            self.shadow.offer(
+                *last,
+                &turn.asked,
+                &assessment.value,
+                assessment.bundle.map(|d| d.to_string()),
+            );
+        }
         let mut out = TurnOutcome {
             user_id,
             carrier: turn.carrier,

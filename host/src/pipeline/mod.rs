@@ -9,6 +9,7 @@ mod clock;
 mod conversation;
 mod escalation;
 mod sender;
+mod shadow;
 mod worker;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct PipelineSettings {
     pub settle_after: Duration,
     /// Where crisis escalations are announced (ids and severity, never text).
     pub crisis_alert_url: Option<String>,
+    /// Messages waiting for a crisis shadow at most; more are dropped and counted.
+    pub shadow_queue: usize,
 }
 
 impl Default for PipelineSettings {
@@ -61,6 +64,7 @@ impl Default for PipelineSettings {
             retry_base: Duration::from_secs(2),
             settle_after: Duration::from_secs(30),
             crisis_alert_url: None,
+            shadow_queue: shadow::QUEUE,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct Pipeline {
     /// Rung when a message is stored (ingress) or queued (the worker).
     pub inbound_ready: Arc<Notify>,
     pub outbox_ready: Arc<Notify>,
+    /// Hands sampled messages to a crisis shadow, when one is set.
+    shadow: Arc<shadow::Shadower>,
     http: reqwest::Client,
 }
 
@@ -90,6 +96,8 @@ impl Pipeline {
         carriers: Arc<Carriers>,
         settings: PipelineSettings,
     ) -> Pipeline {
+        let (policies_for_shadow, store_for_shadow) = (policies.clone(), store.db().clone());
+        let settings_queue = settings.shadow_queue;
         Pipeline {
             store,
             memory,
@@ -100,6 +108,11 @@ impl Pipeline {
             settings: Arc::new(settings),
             inbound_ready: Arc::default(),
             outbox_ready: Arc::default(),
+            shadow: Arc::new(shadow::Shadower::start(
+                policies_for_shadow,
+                store_for_shadow,
+                settings_queue,
+            )),
             http: crate::net::client(Duration::from_secs(5)),
         }
     }

@@ -29,7 +29,7 @@ pub use inspect::{Import, Inspection};
 pub use loaded::LoadedBundle;
 #[cfg(feature = "bench-support")]
 pub use loaded::WarmInstance;
-pub use runtime::{Decided, Fallback, PolicyRuntime, WorldStats};
+pub use runtime::{Decided, Fallback, PolicyRuntime, Shadow, ShadowStats, WorldStats};
 pub use signing::{
     Provenance, SIGNATURE_FILE, SignatureError, SignatureFile, SigningIdentity, Statement, Trust,
     TrustedKeys,

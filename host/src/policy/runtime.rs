@@ -59,8 +59,30 @@ pub struct WorldStats {
 
 struct Slot {
     active: ArcSwapOption<LoadedBundle>,
+    shadow: ArcSwapOption<Shadow>,
     builtin: Baseline,
     stats: WorldStats,
+    shadow_stats: ShadowStats,
+}
+
+/// A candidate given a share of live messages after the active bundle decided; its
+/// decisions are recorded beside the active ones and never answer anyone.
+pub struct Shadow {
+    pub bundle: Arc<LoadedBundle>,
+    /// The share of messages it is given, 0 to 1.
+    pub sample: f64,
+}
+
+/// Counters of a world's shadow, for /health.
+#[derive(Debug, Default)]
+pub struct ShadowStats {
+    pub sampled: AtomicU64,
+    /// Not given to the shadow: its queue was full.
+    pub dropped: AtomicU64,
+    /// The shadow component failed (trap, timeout, memory, invalid output).
+    pub failed: AtomicU64,
+    pub agreed: AtomicU64,
+    pub disagreed: AtomicU64,
 }
 
 pub struct PolicyRuntime {
@@ -97,8 +119,10 @@ impl PolicyRuntime {
         let slot = |world| -> anyhow::Result<Slot> {
             Ok(Slot {
                 active: ArcSwapOption::empty(),
+                shadow: ArcSwapOption::empty(),
                 builtin: Baseline::builtin(world).map_err(anyhow::Error::msg)?,
                 stats: WorldStats::default(),
+                shadow_stats: ShadowStats::default(),
             })
         };
         Ok(PolicyRuntime {
@@ -254,6 +278,22 @@ impl PolicyRuntime {
 
     pub fn stats(&self, world: World) -> &WorldStats {
         &self.slots[index(world)].stats
+    }
+
+    /// Give `shadow` a share of `world`'s messages, or stop the shadow (`None`).
+    pub fn set_shadow(&self, world: World, shadow: Option<Shadow>) {
+        if let Some(s) = &shadow {
+            tracing::info!(world = %world, digest = %s.bundle.digest.short(), sample = s.sample, "policy shadow set");
+        }
+        self.slots[index(world)].shadow.store(shadow.map(Arc::new));
+    }
+
+    pub fn shadow(&self, world: World) -> Option<Arc<Shadow>> {
+        self.slots[index(world)].shadow.load_full()
+    }
+
+    pub fn shadow_stats(&self, world: World) -> &ShadowStats {
+        &self.slots[index(world)].shadow_stats
     }
 
     /// Run `call` on the active component of `world`; on any failure, count it, log it

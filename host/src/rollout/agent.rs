@@ -14,7 +14,7 @@ use jules_policy_model::World;
 use tokio::sync::Notify;
 
 use super::source::Source;
-use crate::policy::{BundleSource, LoadedBundle, PolicyRuntime};
+use crate::policy::{BundleSource, LoadedBundle, PolicyRuntime, Shadow};
 use crate::store::{Backend, BundleRef, DesiredRow, HostReport};
 
 /// The poll that backs up notifications (and the heartbeat's period).
@@ -158,7 +158,8 @@ impl Agent {
         }
         // A failure about a bundle no longer wanted is history, not a problem.
         {
-            let wanted = [&row.active, &row.candidate];
+            let shadow = row.shadow.as_ref().map(|s| s.bundle.clone());
+            let wanted = [&row.active, &row.candidate, &shadow];
             let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
             let state = worlds.entry(world).or_default();
             if state.failure.as_ref().is_some_and(|f| {
@@ -169,6 +170,7 @@ impl Agent {
                 state.failure = None;
             }
         }
+        self.converge_shadow(world, row).await;
         match &row.candidate {
             Some(candidate) if !self.holds(world, &candidate.digest) => {
                 if let Some(bundle) = self.obtain(world, candidate).await {
@@ -183,6 +185,36 @@ impl Agent {
                 let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
                 worlds.entry(world).or_default().prepared = None;
             }
+        }
+    }
+
+    /// Load, swap or drop the world's shadow as the desired state says.
+    async fn converge_shadow(&self, world: World, row: &DesiredRow) {
+        let current = self.runtime.shadow(world);
+        let Some(wanted) = &row.shadow else {
+            if current.is_some() {
+                self.runtime.set_shadow(world, None);
+            }
+            return;
+        };
+        let loaded = current
+            .as_ref()
+            .filter(|c| c.bundle.digest.to_string() == wanted.bundle.digest);
+        if loaded.is_some_and(|c| c.sample == wanted.sample) {
+            return;
+        }
+        let bundle = match loaded {
+            Some(c) => Some(c.bundle.clone()),
+            None => self.obtain(world, &wanted.bundle).await,
+        };
+        if let Some(bundle) = bundle {
+            self.runtime.set_shadow(
+                world,
+                Some(Shadow {
+                    bundle,
+                    sample: wanted.sample,
+                }),
+            );
         }
     }
 
@@ -202,21 +234,25 @@ impl Agent {
     /// retry is not yet due.
     async fn obtain(&self, world: World, wanted: &BundleRef) -> Option<Arc<LoadedBundle>> {
         {
+            let shadow = self.runtime.shadow(world).map(|s| s.bundle.clone());
             let worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(state) = worlds.get(&world) {
-                let loaded = [&state.prepared, &state.replaced]
-                    .into_iter()
-                    .flatten()
-                    .find(|b| b.digest.to_string() == wanted.digest);
-                if let Some(b) = loaded {
-                    return Some(b.clone());
-                }
-                if let Some(f) = &state.failure
-                    && f.digest == wanted.digest
-                    && f.retry_at > Instant::now()
-                {
-                    return None;
-                }
+            let state = worlds.get(&world);
+            let loaded = [
+                state.and_then(|s| s.prepared.clone()),
+                state.and_then(|s| s.replaced.clone()),
+                shadow,
+            ]
+            .into_iter()
+            .flatten()
+            .find(|b| b.digest.to_string() == wanted.digest);
+            if loaded.is_some() {
+                return loaded;
+            }
+            if let Some(f) = state.and_then(|s| s.failure.as_ref())
+                && f.digest == wanted.digest
+                && f.retry_at > Instant::now()
+            {
+                return None;
             }
         }
         let loaded = match self.fetch(wanted).await {

@@ -7,6 +7,7 @@ mod agent;
 pub mod control;
 mod listen;
 pub mod registry;
+pub mod shadow;
 mod source;
 
 use std::sync::Arc;

@@ -380,4 +380,26 @@ impl Backend {
     pub async fn crisis_access(&self, id: Uuid) -> Result<Vec<CrisisAccess>, StoreError> {
         dispatch!(self, s => s.crisis_access(id).await)
     }
+
+    /// Give a shadow bundle a share of the world's live messages, or stop it (`None`).
+    pub async fn set_shadow(
+        &self,
+        change: &Change<'_>,
+        shadow: Option<&ShadowRef>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_shadow(change, shadow).await)
+    }
+
+    pub async fn record_shadow(&self, d: &ShadowDecision) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_shadow(d).await)
+    }
+
+    /// A world's shadow decisions since `since`, newest first.
+    pub async fn shadow_decisions(
+        &self,
+        world: &str,
+        since: SystemTime,
+    ) -> Result<Vec<ShadowDecision>, StoreError> {
+        dispatch!(self, s => s.shadow_decisions(world, since).await)
+    }
 }

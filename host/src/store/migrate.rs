@@ -86,6 +86,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "crisis_review",
         sql: include_str!("../../../migrations/postgres/0009_crisis_review.sql"),
     },
+    Migration {
+        version: 10,
+        name: "shadow",
+        sql: include_str!("../../../migrations/postgres/0010_shadow.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -134,6 +139,11 @@ pub const SQLITE: &[Migration] = &[
         version: 9,
         name: "crisis_review",
         sql: include_str!("../../../migrations/sqlite/0009_crisis_review.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "shadow",
+        sql: include_str!("../../../migrations/sqlite/0010_shadow.sql"),
     },
 ];
 

@@ -4,13 +4,15 @@
 use std::time::SystemTime;
 
 /// What one world should run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DesiredRow {
     pub world: String,
     pub active: Option<BundleRef>,
     pub previous: Option<BundleRef>,
     /// Staged: hosts prepare it; nobody serves it until it is made active.
     pub candidate: Option<BundleRef>,
+    /// Given a sample of live messages beside the active bundle; never answers.
+    pub shadow: Option<ShadowRef>,
     pub revision: i64,
     pub set_by: String,
     pub set_at: SystemTime,
@@ -33,12 +35,21 @@ impl BundleRef {
     }
 }
 
+/// A shadow bundle and the share of messages it is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowRef {
+    pub bundle: BundleRef,
+    pub sample: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RolloutAction {
     Stage,
     Activate,
     Rollback,
     Abandon,
+    Shadow,
+    ShadowStop,
 }
 
 impl RolloutAction {
@@ -48,6 +59,8 @@ impl RolloutAction {
             RolloutAction::Activate => "activate",
             RolloutAction::Rollback => "rollback",
             RolloutAction::Abandon => "abandon",
+            RolloutAction::Shadow => "shadow",
+            RolloutAction::ShadowStop => "shadow-stop",
         }
     }
 }
@@ -111,4 +124,19 @@ pub struct DecisionCount {
     pub decisions: i64,
     /// Of them, made by a baseline because the component failed or was missing.
     pub fallbacks: i64,
+}
+
+/// Both decisions on one message, side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowDecision {
+    pub message_id: uuid::Uuid,
+    pub world: String,
+    pub active_digest: Option<String>,
+    pub candidate_digest: String,
+    pub active: serde_json::Value,
+    /// `None` when the candidate failed (`candidate_error` says how).
+    pub candidate: Option<serde_json::Value>,
+    pub candidate_error: Option<String>,
+    pub agreed: bool,
+    pub decided_at: SystemTime,
 }

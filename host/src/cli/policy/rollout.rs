@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::cli::Remote;
 use crate::cli::admin::{ok, print_applied, with_api};
-use crate::rollout::Source;
 use crate::rollout::control::{self, Applied, ControlError, HostState};
+use crate::rollout::{Source, shadow};
 use crate::store::{Backend, BundleRef};
 
 const NOT_CONVERGED: u8 = 1;
@@ -144,6 +144,97 @@ pub fn pull(reference: &str, dir: &std::path::Path) -> ExitCode {
                 let _ = std::fs::remove_dir_all(dir);
                 fail(e)
             }
+        }
+    })
+}
+
+pub fn shadow(
+    world_name: &str,
+    source: Option<&str>,
+    sample: f64,
+    stop: bool,
+    reason: &str,
+) -> ExitCode {
+    let world = match world(world_name) {
+        Ok(w) => w,
+        Err(e) => return fail(e),
+    };
+    let source = match (source, stop) {
+        (Some(_), true) => return fail("give a source or --stop, not both"),
+        (None, false) => return fail("give the candidate's source (or --stop)"),
+        (Some(s), false) => match Source::parse(s) {
+            Ok(s) => Some(s),
+            Err(e) => return fail(e),
+        },
+        (None, true) => None,
+    };
+    super::super::run_async(async move {
+        let store = match store().await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let done = match &source {
+            Some(s) => shadow::start(&store, world, s, sample, &subject(), reason, &|| ())
+                .await
+                .map(|b| {
+                    format!(
+                        "shadowing {world} with {} ({}) on {:.0}% of messages",
+                        b.digest,
+                        b.source,
+                        sample * 100.0
+                    )
+                }),
+            None => shadow::stop(&store, world, &subject(), reason, &|| ())
+                .await
+                .map(|()| format!("{world}: shadow stopped"))
+                .map_err(ControlError::from),
+        };
+        match done {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+pub fn shadow_report(world_name: &str, since: &str, limit: usize) -> ExitCode {
+    let (world, since) = match (world(world_name), crate::cli::admin::ttl(since)) {
+        (Ok(w), Ok(s)) => (w, s),
+        (Err(e), _) | (_, Err(e)) => return fail(e.replace("--ttl", "--since")),
+    };
+    super::super::run_async(async move {
+        let store = match store().await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        match shadow::report(&store, world, since).await {
+            Ok(report) => {
+                print!("{}", report.render(limit));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+pub fn promote(world_name: &str, reason: &str, wait: Duration) -> ExitCode {
+    let world = match world(world_name) {
+        Ok(w) => w,
+        Err(e) => return fail(e),
+    };
+    super::super::run_async(async move {
+        let store = match store().await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        match shadow::promote(&store, world, &subject(), reason, wait, &|| ()).await {
+            Ok((applied, seen)) => {
+                println!("{}", seen.figures());
+                report(Ok(applied), "promoted")
+            }
+            Err(e) => fail(e),
         }
     })
 }

@@ -15,7 +15,8 @@ use crate::store::types::StoreError;
 pub const CHANNEL: &str = "jules_policy";
 
 const DESIRED_COLUMNS: &str = "world, active_source, active_digest, previous_source,
-    previous_digest, candidate_source, candidate_digest, revision, set_by, set_at, reason";
+    previous_digest, candidate_source, candidate_digest, revision, set_by, set_at, reason,
+    shadow_source, shadow_digest, shadow_sample";
 
 fn desired_row(r: &Row) -> DesiredRow {
     DesiredRow {
@@ -23,6 +24,10 @@ fn desired_row(r: &Row) -> DesiredRow {
         active: BundleRef::from_columns(r.get(1), r.get(2)),
         previous: BundleRef::from_columns(r.get(3), r.get(4)),
         candidate: BundleRef::from_columns(r.get(5), r.get(6)),
+        shadow: BundleRef::from_columns(r.get(11), r.get(12)).map(|bundle| ShadowRef {
+            bundle,
+            sample: r.get::<_, Option<f64>>(13).unwrap_or(0.0),
+        }),
         revision: r.get(7),
         set_by: r.get(8),
         set_at: r.get(9),
@@ -223,6 +228,135 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         Ok(Ok(row))
+    }
+
+    /// Give `shadow` (a bundle and a sample share) the world's live messages beside the
+    /// active bundle, or stop the shadow (`None`).
+    pub async fn set_shadow(
+        &self,
+        change: &Change<'_>,
+        shadow: Option<&ShadowRef>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = locked(&tx, change.world).await?;
+        let active = current
+            .as_ref()
+            .and_then(|d| d.active.clone())
+            .map(|a| a.digest);
+        match shadow {
+            Some(s) => {
+                tx.execute(
+                    "INSERT INTO policy_desired (world, shadow_source, shadow_digest, shadow_sample,
+                                                 revision, set_by, reason)
+                     VALUES ($1, $2, $3, $4, 1, $5, $6)
+                     ON CONFLICT (world) DO UPDATE SET shadow_source = excluded.shadow_source,
+                         shadow_digest = excluded.shadow_digest,
+                         shadow_sample = excluded.shadow_sample,
+                         revision = policy_desired.revision + 1",
+                    &[
+                        &change.world,
+                        &s.bundle.source,
+                        &s.bundle.digest,
+                        &s.sample,
+                        &change.subject,
+                        &change.reason,
+                    ],
+                )
+                .await?;
+                record(
+                    &tx,
+                    change,
+                    RolloutAction::Shadow,
+                    &s.bundle,
+                    active.as_deref(),
+                )
+                .await?;
+            }
+            None => {
+                let Some(old) = current.and_then(|d| d.shadow) else {
+                    return Ok(());
+                };
+                tx.execute(
+                    "UPDATE policy_desired SET shadow_source = NULL, shadow_digest = NULL,
+                         shadow_sample = NULL, revision = revision + 1 WHERE world = $1",
+                    &[&change.world],
+                )
+                .await?;
+                record(
+                    &tx,
+                    change,
+                    RolloutAction::ShadowStop,
+                    &old.bundle,
+                    active.as_deref(),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn record_shadow(&self, d: &ShadowDecision) -> Result<(), StoreError> {
+        let (active, candidate) = (
+            d.active.to_string(),
+            d.candidate.as_ref().map(|c| c.to_string()),
+        );
+        self.exec(
+            "INSERT INTO shadow_decisions (message_id, world, active_digest, candidate_digest,
+                                           active, candidate, candidate_error, agreed)
+             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8)",
+            &[
+                &d.message_id,
+                &d.world,
+                &d.active_digest,
+                &d.candidate_digest,
+                &active,
+                &candidate,
+                &d.candidate_error,
+                &d.agreed,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A world's shadow decisions since `since`, newest first.
+    pub async fn shadow_decisions(
+        &self,
+        world: &str,
+        since: SystemTime,
+    ) -> Result<Vec<ShadowDecision>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT message_id, world, active_digest, candidate_digest, active::text,
+                        candidate::text, candidate_error, agreed, decided_at
+                 FROM shadow_decisions WHERE world = $1 AND decided_at >= $2
+                 ORDER BY id DESC",
+                &[&world, &since],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let json = |text: String| {
+                    serde_json::from_str(&text).map_err(|_| StoreError::Corrupt {
+                        what: "shadow decision",
+                        value: text,
+                    })
+                };
+                Ok(ShadowDecision {
+                    message_id: r.get(0),
+                    world: r.get(1),
+                    active_digest: r.get(2),
+                    candidate_digest: r.get(3),
+                    active: json(r.get(4))?,
+                    candidate: r.get::<_, Option<String>>(5).map(json).transpose()?,
+                    candidate_error: r.get(6),
+                    agreed: r.get(7),
+                    decided_at: r.get(8),
+                })
+            })
+            .collect()
     }
 
     /// Newest first; `world` narrows it to one world.

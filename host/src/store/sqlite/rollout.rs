@@ -10,19 +10,29 @@ use crate::store::rollout::*;
 use crate::store::types::{StoreError, from_millis, millis};
 
 const DESIRED_COLUMNS: &str = "world, active_source, active_digest, previous_source,
-    previous_digest, candidate_source, candidate_digest, revision, set_by, set_at, reason";
+    previous_digest, candidate_source, candidate_digest, revision, set_by, set_at, reason,
+    shadow_source, shadow_digest, shadow_sample";
 
 fn desired_row(r: &Row<'_>) -> rusqlite::Result<DesiredRow> {
-    Ok(DesiredRow {
+    let sample: Option<f64> = r.get(13)?;
+    let mut row = DesiredRow {
         world: r.get(0)?,
         active: BundleRef::from_columns(r.get(1)?, r.get(2)?),
         previous: BundleRef::from_columns(r.get(3)?, r.get(4)?),
         candidate: BundleRef::from_columns(r.get(5)?, r.get(6)?),
+        shadow: BundleRef::from_columns(r.get(11)?, r.get(12)?).map(|bundle| ShadowRef {
+            bundle,
+            sample: 0.0,
+        }),
         revision: r.get(7)?,
         set_by: r.get(8)?,
         set_at: from_millis(r.get(9)?),
         reason: r.get(10)?,
-    })
+    };
+    if let Some(s) = row.shadow.as_mut() {
+        s.sample = sample.unwrap_or(0.0);
+    }
+    Ok(row)
 }
 
 fn current(tx: &Transaction<'_>, world: &str) -> rusqlite::Result<Option<DesiredRow>> {
@@ -372,6 +382,158 @@ impl SqliteStore {
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn set_shadow(
+        &self,
+        change: &Change<'_>,
+        shadow: Option<&ShadowRef>,
+    ) -> Result<(), StoreError> {
+        let (o, shadow) = (Owned::of(change), shadow.cloned());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let change = o.change();
+            let now = current(&tx, change.world)?;
+            let active = now
+                .as_ref()
+                .and_then(|d| d.active.clone())
+                .map(|a| a.digest);
+            match &shadow {
+                Some(s) => {
+                    tx.execute(
+                        "INSERT INTO policy_desired (world, shadow_source, shadow_digest,
+                                                     shadow_sample, revision, set_by, set_at,
+                                                     reason)
+                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)
+                         ON CONFLICT (world) DO UPDATE SET shadow_source = excluded.shadow_source,
+                             shadow_digest = excluded.shadow_digest,
+                             shadow_sample = excluded.shadow_sample,
+                             revision = policy_desired.revision + 1",
+                        params![
+                            change.world,
+                            s.bundle.source,
+                            s.bundle.digest,
+                            s.sample,
+                            change.subject,
+                            now_ms(),
+                            change.reason
+                        ],
+                    )?;
+                    record(
+                        &tx,
+                        &change,
+                        RolloutAction::Shadow,
+                        &s.bundle,
+                        active.as_deref(),
+                    )?;
+                }
+                None => {
+                    let Some(old) = now.and_then(|d| d.shadow) else {
+                        return Ok(());
+                    };
+                    tx.execute(
+                        "UPDATE policy_desired SET shadow_source = NULL, shadow_digest = NULL,
+                             shadow_sample = NULL, revision = revision + 1 WHERE world = ?1",
+                        [change.world],
+                    )?;
+                    record(
+                        &tx,
+                        &change,
+                        RolloutAction::ShadowStop,
+                        &old.bundle,
+                        active.as_deref(),
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn record_shadow(&self, d: &ShadowDecision) -> Result<(), StoreError> {
+        let d = d.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO shadow_decisions (message_id, world, active_digest, candidate_digest,
+                                               active, candidate, candidate_error, agreed,
+                                               decided_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    d.message_id,
+                    d.world,
+                    d.active_digest,
+                    d.candidate_digest,
+                    d.active.to_string(),
+                    d.candidate.as_ref().map(|c| c.to_string()),
+                    d.candidate_error,
+                    d.agreed,
+                    now_ms()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn shadow_decisions(
+        &self,
+        world: &str,
+        since: SystemTime,
+    ) -> Result<Vec<ShadowDecision>, StoreError> {
+        let (world, since) = (world.to_string(), millis(since));
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT message_id, world, active_digest, candidate_digest, active, candidate,
+                        candidate_error, agreed, decided_at
+                 FROM shadow_decisions WHERE world = ?1 AND decided_at >= ?2 ORDER BY id DESC",
+            )?;
+            let rows = stmt.query_map(params![world, since], |r| {
+                Ok((
+                    r.get::<_, uuid::Uuid>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, bool>(7)?,
+                    r.get::<_, i64>(8)?,
+                ))
+            })?;
+            let json = |text: String| {
+                serde_json::from_str(&text).map_err(|_| StoreError::Corrupt {
+                    what: "shadow decision",
+                    value: text,
+                })
+            };
+            rows.map(|r| {
+                let (
+                    message_id,
+                    world,
+                    active_digest,
+                    candidate_digest,
+                    active,
+                    candidate,
+                    error,
+                    agreed,
+                    at,
+                ) = r?;
+                Ok(ShadowDecision {
+                    message_id,
+                    world,
+                    active_digest,
+                    candidate_digest,
+                    active: json(active)?,
+                    candidate: candidate.map(json).transpose()?,
+                    candidate_error: error,
+                    agreed,
+                    decided_at: from_millis(at),
+                })
+            })
+            .collect()
         })
         .await
     }

@@ -1,0 +1,307 @@
+//! Setting a world's shadow, reading what it saw, and promoting it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use jules_policy_model::World;
+use serde_json::Value;
+
+use super::control::{self, Applied, ControlError, Told};
+use super::source::Source;
+use crate::store::{Backend, BundleRef, Change, ShadowDecision, ShadowRef, StoreError};
+
+/// Severity at or above which a person is sent the crisis resources (the shipped
+/// bundles' `escalate-at`).
+const ESCALATES: [&str; 3] = ["moderate", "high", "imminent"];
+const SEVERITIES: [&str; 5] = ["none", "low", "moderate", "high", "imminent"];
+
+/// Give the bundle at `source` `sample` of the world's messages beside the active one.
+pub async fn start(
+    store: &Backend,
+    world: World,
+    source: &Source,
+    sample: f64,
+    subject: &str,
+    reason: &str,
+    told: &Told,
+) -> Result<BundleRef, ControlError> {
+    if world != World::CrisisDetector {
+        return Err(ControlError::Bundle(format!(
+            "a shadow runs for crisis-detector only, not {world}"
+        )));
+    }
+    if !(0.0..=1.0).contains(&sample) {
+        return Err(ControlError::Bundle(format!(
+            "--sample {sample}: give a share from 0 to 1"
+        )));
+    }
+    let (pinned, digest, bundle_world) = control::describe(source).await?;
+    if bundle_world != world {
+        return Err(ControlError::Bundle(format!(
+            "{} is a {bundle_world} bundle, not {world}",
+            pinned.to_stored()
+        )));
+    }
+    let bundle = BundleRef {
+        source: pinned.to_stored(),
+        digest,
+    };
+    let change = Change {
+        world: world.as_str(),
+        subject,
+        reason,
+    };
+    let shadow = ShadowRef {
+        bundle: bundle.clone(),
+        sample,
+    };
+    store.set_shadow(&change, Some(&shadow)).await?;
+    told();
+    Ok(bundle)
+}
+
+pub async fn stop(
+    store: &Backend,
+    world: World,
+    subject: &str,
+    reason: &str,
+    told: &Told,
+) -> Result<(), StoreError> {
+    let change = Change {
+        world: world.as_str(),
+        subject,
+        reason,
+    };
+    store.set_shadow(&change, None).await?;
+    told();
+    Ok(())
+}
+
+/// What a shadow saw: its decisions beside the active ones.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub candidate: Option<BundleRef>,
+    pub decisions: Vec<ShadowDecision>,
+    /// (active severity, candidate severity) → count.
+    pub severities: BTreeMap<(String, String), usize>,
+    /// Category → (both, active only, candidate only).
+    pub categories: BTreeMap<String, (usize, usize, usize)>,
+    pub failed: usize,
+}
+
+fn severity(v: &Value) -> String {
+    v["severity"].as_str().unwrap_or("none").to_string()
+}
+
+fn categories(v: &Value) -> Vec<String> {
+    v["categories"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Report {
+    pub fn agreed(&self) -> usize {
+        self.decisions.iter().filter(|d| d.agreed).count()
+    }
+
+    /// Messages the active bundle escalated and the candidate did not.
+    pub fn missed_escalations(&self) -> Vec<&ShadowDecision> {
+        self.decisions
+            .iter()
+            .filter(|d| {
+                let active = ESCALATES.contains(&severity(&d.active).as_str());
+                let candidate = d
+                    .candidate
+                    .as_ref()
+                    .is_some_and(|c| ESCALATES.contains(&severity(c).as_str()));
+                active && !candidate
+            })
+            .collect()
+    }
+
+    /// Messages the candidate escalated and the active bundle did not.
+    pub fn extra_escalations(&self) -> Vec<&ShadowDecision> {
+        self.decisions
+            .iter()
+            .filter(|d| {
+                let active = ESCALATES.contains(&severity(&d.active).as_str());
+                let candidate = d
+                    .candidate
+                    .as_ref()
+                    .is_some_and(|c| ESCALATES.contains(&severity(c).as_str()));
+                candidate && !active
+            })
+            .collect()
+    }
+
+    /// One line of figures, for the history.
+    pub fn figures(&self) -> String {
+        let n = self.decisions.len();
+        format!(
+            "shadow agreed on {} of {n} messages; escalated {} the active one did not, missed {}; {} failed",
+            self.agreed(),
+            self.extra_escalations().len(),
+            self.missed_escalations().len(),
+            self.failed
+        )
+    }
+
+    pub fn render(&self, disagreements: usize) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let n = self.decisions.len();
+        match &self.candidate {
+            Some(c) => {
+                let _ = writeln!(out, "candidate {} ({})", c.digest, c.source);
+            }
+            None => {
+                let _ = writeln!(out, "no shadow is set; decisions of earlier shadows:");
+            }
+        }
+        let rate = if n == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}%", self.agreed() as f64 * 100.0 / n as f64)
+        };
+        let _ = writeln!(
+            out,
+            "{n} messages, agreement {rate}, {} candidate failures\n",
+            self.failed
+        );
+        let _ = writeln!(out, "severity: active (rows) vs candidate (columns)");
+        let _ = write!(out, "{:<10}", "");
+        for c in SEVERITIES {
+            let _ = write!(out, "{c:>10}");
+        }
+        let _ = writeln!(out);
+        for a in SEVERITIES {
+            let _ = write!(out, "{a:<10}");
+            for c in SEVERITIES {
+                let count = self
+                    .severities
+                    .get(&(a.to_string(), c.to_string()))
+                    .copied()
+                    .unwrap_or(0);
+                let _ = write!(out, "{count:>10}");
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<12} {:>6} {:>12} {:>15}",
+            "category", "both", "active only", "candidate only"
+        );
+        for (cat, (both, a, c)) in &self.categories {
+            let _ = writeln!(out, "{cat:<12} {both:>6} {a:>12} {c:>15}");
+        }
+        let _ = writeln!(
+            out,
+            "\nescalated by the candidate only: {}; by the active bundle only: {}",
+            self.extra_escalations().len(),
+            self.missed_escalations().len()
+        );
+        let disagreeing: Vec<&ShadowDecision> = self
+            .decisions
+            .iter()
+            .filter(|d| !d.agreed)
+            .take(disagreements)
+            .collect();
+        if !disagreeing.is_empty() {
+            let _ = writeln!(out, "\ndisagreements, newest first:");
+        }
+        for d in disagreeing {
+            let candidate = match (&d.candidate, &d.candidate_error) {
+                (Some(c), _) => format!("{} {:?}", severity(c), categories(c)),
+                (None, e) => format!("FAILED: {}", e.as_deref().unwrap_or("?")),
+            };
+            let _ = writeln!(
+                out,
+                "  {}  {}  active {} {:?} -> candidate {candidate}",
+                d.message_id,
+                chrono::DateTime::<chrono::Utc>::from(d.decided_at).format("%Y-%m-%d %H:%M:%S"),
+                severity(&d.active),
+                categories(&d.active)
+            );
+        }
+        out
+    }
+}
+
+/// What the world's current shadow (else every shadow) saw since `since`.
+pub async fn report(store: &Backend, world: World, since: Duration) -> Result<Report, StoreError> {
+    let candidate = store
+        .desired()
+        .await?
+        .into_iter()
+        .find(|d| d.world == world.as_str())
+        .and_then(|d| d.shadow)
+        .map(|s| s.bundle);
+    let from = SystemTime::now() - since;
+    let decisions: Vec<ShadowDecision> = store
+        .shadow_decisions(world.as_str(), from)
+        .await?
+        .into_iter()
+        .filter(|d| {
+            candidate
+                .as_ref()
+                .is_none_or(|c| c.digest == d.candidate_digest)
+        })
+        .collect();
+    let mut severities = BTreeMap::new();
+    let mut cats: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut failed = 0;
+    for d in &decisions {
+        let Some(c) = &d.candidate else {
+            failed += 1;
+            continue;
+        };
+        *severities
+            .entry((severity(&d.active), severity(c)))
+            .or_default() += 1;
+        let (a, c) = (categories(&d.active), categories(c));
+        let named: std::collections::BTreeSet<&String> = a.iter().chain(&c).collect();
+        for cat in named {
+            let e = cats.entry(cat.clone()).or_default();
+            match (a.contains(cat), c.contains(cat)) {
+                (true, true) => e.0 += 1,
+                (true, false) => e.1 += 1,
+                _ => e.2 += 1,
+            }
+        }
+    }
+    Ok(Report {
+        candidate,
+        decisions,
+        severities,
+        categories: cats,
+        failed,
+    })
+}
+
+/// Activate the shadow as it is (same digest: the hosts hold it loaded) and stop it;
+/// the report's figures go into the history with the reason.
+pub async fn promote(
+    store: &Backend,
+    world: World,
+    subject: &str,
+    reason: &str,
+    wait: Duration,
+    told: &Told,
+) -> Result<(Applied, Report), ControlError> {
+    let report = report(store, world, Duration::from_secs(90 * 86_400)).await?;
+    let Some(candidate) = report.candidate.clone() else {
+        return Err(ControlError::Bundle(format!(
+            "{world} has no shadow to promote"
+        )));
+    };
+    let source = Source::parse(&candidate.source).map_err(ControlError::Bundle)?;
+    let why = format!("{reason} (promoted from shadow: {})", report.figures());
+    let applied = control::activate(store, world, &source, subject, &why, wait, told).await?;
+    stop(store, world, subject, "promoted", told).await?;
+    Ok((applied, report))
+}

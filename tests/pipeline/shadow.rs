@@ -1,0 +1,244 @@
+//! A crisis shadow on live traffic: the candidate sees sampled messages after the
+//! active bundle decided; its decisions are recorded beside the active ones and never
+//! reach anyone; a failing candidate is contained; a full queue drops and counts.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use jules::policy::ShadowStats;
+use jules::rollout::{Source, shadow};
+use jules_policy_model::World;
+
+use crate::support::app::{Options, TestApp};
+use crate::support::{copy_bundle, sign, temp_bundle, test_component};
+
+const CRISIS: World = World::CrisisDetector;
+
+/// The shipped crisis bundle plus one rule: "long day at the office" is self-harm.
+fn eager_candidate(dir: &std::path::Path) -> std::path::PathBuf {
+    let bundle = dir.join("eager");
+    copy_bundle("crisis", &bundle);
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "id": "test.long-day", "category": "self-harm", "severity": "moderate",
+            "note": "a test rule that flags too much", "patterns": ["long day at the office"]
+        }));
+    std::fs::write(&path, config.to_string()).unwrap();
+    sign(&bundle);
+    bundle
+}
+
+async fn set(app: &TestApp, source: &std::path::Path, sample: f64) {
+    let agent = app.running.rollout.clone();
+    shadow::start(
+        app.running.pipeline.store.db(),
+        CRISIS,
+        &Source::Folder(source.to_path_buf()),
+        sample,
+        "tester",
+        "try it",
+        &move || agent.wake(),
+    )
+    .await
+    .unwrap();
+    let policies = &app.running.policies;
+    for _ in 0..200 {
+        let digest = policies.shadow(CRISIS).map(|s| (s.bundle.digest, s.sample));
+        if digest.as_ref().is_some_and(|(_, s)| *s == sample) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the shadow was never set");
+}
+
+/// Wait until every sampled message has a recorded decision.
+async fn drained(stats: &ShadowStats) -> (u64, u64, u64, u64) {
+    for _ in 0..200 {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let (sampled, agreed, disagreed, failed) = (
+            load(&stats.sampled),
+            load(&stats.agreed),
+            load(&stats.disagreed),
+            load(&stats.failed),
+        );
+        if sampled == agreed + disagreed + failed {
+            return (sampled, agreed, disagreed, failed);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the shadow never caught up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_that_flags_more_is_reported_and_never_answers() {
+    let app = TestApp::start(Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let eager = eager_candidate(dir.path());
+    set(&app, &eager, 1.0).await;
+
+    let (tired, fine, danger) = ("+15557810001", "+15557810002", "+15557810003");
+    app.text("sh-1", tired, "long day at the office, glad it's over")
+        .await;
+    app.text("sh-2", fine, "what should i cook tonight").await;
+    app.text("sh-3", danger, "i want to kill myself tonight")
+        .await;
+    app.settle().await;
+    let stats = app.running.policies.shadow_stats(CRISIS);
+    let (sampled, agreed, disagreed, failed) = drained(stats).await;
+    assert_eq!((sampled, agreed, disagreed, failed), (3, 2, 1, 0));
+
+    // Only the active bundle acted: one crisis event, resources to one person.
+    let events: i64 = app.sql_one("SELECT count(*) FROM crisis_events").await;
+    assert_eq!(events, 1);
+    let to_tired = app.sent_to(tired);
+    assert_eq!(
+        to_tired.len(),
+        1,
+        "one reply, no crisis resources: {to_tired:?}"
+    );
+    assert!(!to_tired[0].contains("988"), "{to_tired:?}");
+
+    let report = shadow::report(
+        app.running.pipeline.store.db(),
+        CRISIS,
+        Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.decisions.len(), 3);
+    let extra = report.extra_escalations();
+    assert_eq!(extra.len(), 1, "{}", report.render(10));
+    let tired_id: uuid::Uuid = app
+        .sql_one("SELECT id FROM messages WHERE carrier_message_id = 'sh-1'")
+        .await;
+    assert_eq!(extra[0].message_id, tired_id);
+    assert!(report.missed_escalations().is_empty());
+    let text = report.render(10);
+    assert!(text.contains("agreement 66.7%"), "{text}");
+    assert!(
+        !text.contains("long day"),
+        "the report holds no text: {text}"
+    );
+
+    // Promote: the candidate, as it is, goes active; the shadow stops.
+    let agent = app.running.rollout.clone();
+    let (applied, _) = shadow::promote(
+        app.running.pipeline.store.db(),
+        CRISIS,
+        "lead",
+        "it catches more",
+        Duration::from_secs(20),
+        &move || agent.wake(),
+    )
+    .await
+    .unwrap();
+    let digest = applied.desired.active.as_ref().unwrap().digest.clone();
+    assert_eq!(
+        digest,
+        jules::policy::BundleSource::read(&eager)
+            .unwrap()
+            .digest
+            .to_string()
+    );
+    assert!(applied.converged(), "{:?}", applied.hosts);
+    assert_eq!(
+        app.running
+            .policies
+            .active(CRISIS)
+            .unwrap()
+            .digest
+            .to_string(),
+        digest
+    );
+    let history = app
+        .running
+        .pipeline
+        .store
+        .db()
+        .policy_history(Some("crisis-detector"), 5)
+        .await
+        .unwrap();
+    assert_eq!(history[0].action, "shadow-stop");
+    assert!(
+        history[1]
+            .reason
+            .contains("promoted from shadow: shadow agreed on 2 of 3"),
+        "{:?}",
+        history[1]
+    );
+    for _ in 0..100 {
+        if app.running.policies.shadow(CRISIS).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(app.running.policies.shadow(CRISIS).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_drops() {
+    let app = TestApp::start(Options {
+        shadow_queue: 1,
+        ..Options::default()
+    })
+    .await;
+    let broken = temp_bundle(
+        &test_component("misbehave"),
+        "crisis-detector",
+        "0.1.0",
+        "shadow",
+    );
+    sign(broken.path());
+    let stats = app.running.policies.shadow_stats(CRISIS);
+
+    // Sample 0: nothing goes to the shadow.
+    set(&app, broken.path(), 0.0).await;
+    app.text("q-0", "+15557820000", "trap").await;
+    app.settle().await;
+    assert_eq!(stats.sampled.load(Ordering::Relaxed), 0);
+
+    // Sample 1: a trapping and a looping candidate are contained; replies go out.
+    set(&app, broken.path(), 1.0).await;
+    app.text("q-1", "+15557820001", "trap").await;
+    app.settle().await;
+    app.text("q-2", "+15557820002", "loop").await;
+    app.settle().await;
+    let (sampled, _, _, failed) = drained(stats).await;
+    assert_eq!((sampled, failed), (2, 2));
+    for who in ["+15557820001", "+15557820002"] {
+        assert_eq!(app.sent_to(who).len(), 1, "{who} was answered");
+    }
+
+    // A burst while the shadow spins to its deadline: the queue of one overflows.
+    for i in 0..20 {
+        app.text(&format!("b-{i}"), &format!("+155578301{i:02}"), "loop")
+            .await;
+    }
+    app.settle().await;
+    drained(stats).await;
+    assert!(
+        stats.dropped.load(Ordering::Relaxed) > 0,
+        "dropped and counted"
+    );
+    for i in 0..20 {
+        assert_eq!(app.sent_to(&format!("+155578301{i:02}")).len(), 1);
+    }
+    let health: serde_json::Value = app
+        .http
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shadow = &health["checks"]["policies"]["crisis-detector"]["shadow"];
+    assert!(shadow["dropped"].as_u64().unwrap() > 0, "{health}");
+    assert_eq!(shadow["sample"], 1.0);
+}
