@@ -57,15 +57,18 @@ async fn set(app: &TestApp, source: &std::path::Path, sample: f64) {
     panic!("the shadow was never set");
 }
 
-/// Wait until every sampled message has a recorded decision.
-async fn drained(stats: &ShadowStats) -> (u64, u64, u64, u64) {
+/// Wait until every sampled message has a recorded decision; the counts of all
+/// `hosts` together (any host may answer a text).
+async fn drained(hosts: &[&ShadowStats]) -> (u64, u64, u64, u64) {
     for _ in 0..200 {
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let load = |c: fn(&ShadowStats) -> &std::sync::atomic::AtomicU64| -> u64 {
+            hosts.iter().map(|s| c(s).load(Ordering::Relaxed)).sum()
+        };
         let (sampled, agreed, disagreed, failed) = (
-            load(&stats.sampled),
-            load(&stats.agreed),
-            load(&stats.disagreed),
-            load(&stats.failed),
+            load(|s| &s.sampled),
+            load(|s| &s.agreed),
+            load(|s| &s.disagreed),
+            load(|s| &s.failed),
         );
         if sampled == agreed + disagreed + failed {
             return (sampled, agreed, disagreed, failed);
@@ -78,9 +81,15 @@ async fn drained(stats: &ShadowStats) -> (u64, u64, u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_that_flags_more_is_reported_and_never_answers() {
     let app = TestApp::start(Options::default()).await;
+    let other = TestApp::start(Options {
+        beside: Some(app.shared()),
+        ..Options::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let eager = eager_candidate(dir.path());
     set(&app, &eager, 1.0).await;
+    shadowing(&other, true).await;
 
     let (tired, fine, danger) = ("+15557810001", "+15557810002", "+15557810003");
     app.text("sh-1", tired, "long day at the office, glad it's over")
@@ -89,8 +98,8 @@ async fn a_shadow_that_flags_more_is_reported_and_never_answers() {
     app.text("sh-3", danger, "i want to kill myself tonight")
         .await;
     app.settle().await;
-    let stats = app.running.policies.shadow_stats(CRISIS);
-    let (sampled, agreed, disagreed, failed) = drained(stats).await;
+    let stats = [&app, &other].map(|a| a.running.policies.shadow_stats(CRISIS));
+    let (sampled, agreed, disagreed, failed) = drained(&stats).await;
     assert_eq!((sampled, agreed, disagreed, failed), (3, 2, 1, 0));
 
     // Only the active bundle acted: one crisis event, resources to one person.
@@ -172,13 +181,47 @@ async fn a_shadow_that_flags_more_is_reported_and_never_answers() {
         "{:?}",
         history[1]
     );
+    shadowing(&app, false).await;
+    // The other host: told by the store's notification, it serves the promoted bundle.
     for _ in 0..100 {
-        if app.running.policies.shadow(CRISIS).is_none() {
+        if other
+            .running
+            .policies
+            .active(CRISIS)
+            .unwrap()
+            .digest
+            .to_string()
+            == digest
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(app.running.policies.shadow(CRISIS).is_none());
+    assert_eq!(
+        other
+            .running
+            .policies
+            .active(CRISIS)
+            .unwrap()
+            .digest
+            .to_string(),
+        digest
+    );
+    shadowing(&other, false).await;
+}
+
+/// Wait until `app` has (or has no) crisis shadow.
+async fn shadowing(app: &TestApp, yes: bool) {
+    for _ in 0..200 {
+        if app.running.policies.shadow(CRISIS).is_some() == yes {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the shadow was never {}",
+        if yes { "set" } else { "stopped" }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +252,7 @@ async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_dro
     app.settle().await;
     app.text("q-2", "+15557820002", "loop").await;
     app.settle().await;
-    let (sampled, _, _, failed) = drained(stats).await;
+    let (sampled, _, _, failed) = drained(&[stats]).await;
     assert_eq!((sampled, failed), (2, 2));
     for who in ["+15557820001", "+15557820002"] {
         assert_eq!(app.sent_to(who).len(), 1, "{who} was answered");
@@ -221,7 +264,7 @@ async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_dro
             .await;
     }
     app.settle().await;
-    drained(stats).await;
+    drained(&[stats]).await;
     assert!(
         stats.dropped.load(Ordering::Relaxed) > 0,
         "dropped and counted"
