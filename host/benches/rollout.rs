@@ -129,17 +129,18 @@ async fn main() {
     for run in 0..runs {
         let bundle = &bundles[run % 2];
         let started = Instant::now();
-        let applied = control::activate(
-            &store,
-            World::CrisisDetector,
-            &Source::Folder(bundle.clone()),
-            "bench",
-            "rollout bench",
-            Duration::from_secs(120),
-            &|| (),
-        )
-        .await
-        .expect("activation");
+        let source = Source::Folder(bundle.clone());
+        let activation = control::Activation {
+            world: World::CrisisDetector,
+            source: &source,
+            subject: "bench",
+            reason: "rollout bench",
+            accept_regression: None,
+            wait: Duration::from_secs(120),
+        };
+        let applied = control::activate(&store, &activation, &|| ())
+            .await
+            .expect("activation");
         let total = started.elapsed();
         let swap = applied
             .converged_after

@@ -142,6 +142,7 @@ async fn a_shadow_that_flags_more_is_reported_and_never_answers() {
         CRISIS,
         "lead",
         "it catches more",
+        None,
         Duration::from_secs(20),
         &move || agent.wake(),
     )
@@ -284,4 +285,106 @@ async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_dro
     let shadow = &health["checks"]["policies"]["crisis-detector"]["shadow"];
     assert!(shadow["dropped"].as_u64().unwrap() > 0, "{health}");
     assert_eq!(shadow["sample"], 1.0);
+}
+
+/// The shipped crisis bundle with its corpus (for the diff against it), signed; with
+/// `weaken`, one rule removed.
+fn full_crisis(dir: &std::path::Path, name: &str, weaken: bool) -> std::path::PathBuf {
+    let bundle = dir.join(name);
+    let shipped = crate::support::shipped_bundle("crisis");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for file in [
+        "bundle.toml",
+        "component.wasm",
+        "config.json",
+        "corpus.jsonl",
+    ] {
+        std::fs::copy(shipped.join(file), bundle.join(file)).unwrap();
+    }
+    if weaken {
+        let path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        config["rules"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r["id"] != "suicide.kill-myself");
+        std::fs::write(&path, config.to_string()).unwrap();
+    }
+    sign(&bundle);
+    bundle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crisis_regression_is_refused_unless_accepted_with_a_reason() {
+    use jules::rollout::control::{self, Activation, ControlError};
+    let app = TestApp::start(Options::default()).await;
+    let db = app.running.pipeline.store.db();
+    let agent = app.running.rollout.clone();
+    let told = move || agent.wake();
+    let dir = tempfile::tempdir().unwrap();
+    let (full, weak) = (
+        full_crisis(dir.path(), "full", false),
+        full_crisis(dir.path(), "weak", true),
+    );
+    let activation = |source: &'static Source, accept: Option<&'static str>| Activation {
+        world: CRISIS,
+        source,
+        subject: "lead",
+        reason: "new lexicon",
+        accept_regression: accept,
+        wait: Duration::from_secs(20),
+    };
+    let full: &'static Source = Box::leak(Box::new(Source::Folder(full)));
+    let weak: &'static Source = Box::leak(Box::new(Source::Folder(weak)));
+    control::activate(db, &activation(full, None), &told)
+        .await
+        .unwrap();
+
+    // The weaker bundle shadows live traffic first: it misses a person the active one
+    // escalates.
+    let Source::Folder(weak_dir) = weak else {
+        unreachable!()
+    };
+    set(&app, weak_dir, 1.0).await;
+    app.text("g-1", "+15557840001", "i just want to end it all")
+        .await;
+    app.settle().await;
+    drained(&[app.running.policies.shadow_stats(CRISIS)]).await;
+
+    let refused = control::activate(db, &activation(weak, None), &told).await;
+    let Err(ControlError::Regression(why)) = refused else {
+        panic!("not refused: {refused:?}")
+    };
+    assert!(
+        why.contains("its shadow left 1 live message(s) unescalated"),
+        "{why}"
+    );
+    assert!(
+        why.contains("against the active bundle on its corpora"),
+        "{why}"
+    );
+    assert!(why.contains("regression(s)"), "{why}");
+    let before = app.running.policies.active(CRISIS).unwrap().digest;
+
+    let applied = control::activate(
+        db,
+        &activation(
+            weak,
+            Some("the old rule fires on song lyrics; the model covers it"),
+        ),
+        &told,
+    )
+    .await
+    .unwrap();
+    assert!(applied.converged());
+    assert_ne!(app.running.policies.active(CRISIS).unwrap().digest, before);
+    let history = db.policy_history(Some("crisis-detector"), 1).await.unwrap();
+    assert!(
+        history[0]
+            .reason
+            .contains("[accepted regression: the old rule fires on song lyrics"),
+        "{:?}",
+        history[0]
+    );
 }

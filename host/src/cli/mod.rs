@@ -206,6 +206,10 @@ pub enum PolicyCommand {
         /// Why, for the history.
         #[arg(long)]
         reason: String,
+        /// Activate a crisis bundle even though its shadow or its diff against the
+        /// active one shows a regression; why goes into the history.
+        #[arg(long, value_name = "WHY")]
+        accept_regression: Option<String>,
         /// Seconds to wait for the hosts at each step.
         #[arg(long, default_value_t = 60)]
         wait: u64,
@@ -253,6 +257,9 @@ pub enum PolicyCommand {
         world: String,
         #[arg(long)]
         reason: String,
+        /// As for `activate`.
+        #[arg(long, value_name = "WHY")]
+        accept_regression: Option<String>,
         #[arg(long, default_value_t = 60)]
         wait: u64,
     },

@@ -50,9 +50,17 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             world,
             source,
             reason,
+            accept_regression,
             wait,
             remote,
-        } => rollout::activate(&world, &source, &reason, Duration::from_secs(wait), &remote),
+        } => rollout::activate(
+            &world,
+            &source,
+            &reason,
+            accept_regression.as_deref(),
+            Duration::from_secs(wait),
+            &remote,
+        ),
         PolicyCommand::Rollback {
             world,
             reason,
@@ -75,8 +83,14 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
         PolicyCommand::Promote {
             world,
             reason,
+            accept_regression,
             wait,
-        } => rollout::promote(&world, &reason, Duration::from_secs(wait)),
+        } => rollout::promote(
+            &world,
+            &reason,
+            accept_regression.as_deref(),
+            Duration::from_secs(wait),
+        ),
         PolicyCommand::History {
             world,
             limit,

@@ -32,6 +32,10 @@ pub enum ControlError {
     Refused(#[from] RolloutRefusal),
     #[error("no live host could prepare {digest}; nothing changed:\n{errors}")]
     NotPrepared { digest: String, errors: String },
+    #[error(
+        "this would regress crisis detection; nothing changed (activate it anyway with --accept-regression \"why\"):\n  {0}"
+    )]
+    Regression(String),
 }
 
 /// What a host did with one bundle.
@@ -127,15 +131,26 @@ pub async fn describe(source: &Source) -> Result<(Source, String, World), Contro
     Ok((pinned, bundle.digest.to_string(), bundle.manifest.world))
 }
 
+/// What an activation asks for.
+pub struct Activation<'a> {
+    pub world: World,
+    pub source: &'a Source,
+    /// Who asks (a token's `sub`, or `cli:USER`).
+    pub subject: &'a str,
+    pub reason: &'a str,
+    /// Why a crisis regression is accepted; without it one refuses the activation.
+    pub accept_regression: Option<&'a str>,
+    /// How long to wait for the hosts at each step.
+    pub wait: Duration,
+}
+
 pub async fn activate(
     store: &Backend,
-    world: World,
-    source: &Source,
-    subject: &str,
-    reason: &str,
-    wait: Duration,
+    a: &Activation<'_>,
     told: &Told,
 ) -> Result<Applied, ControlError> {
+    let (world, subject, wait) = (a.world, a.subject, a.wait);
+    let (source, reason, accept_regression) = (a.source, a.reason, a.accept_regression);
     let (source, digest, bundle_world) = describe(source).await?;
     if bundle_world != world {
         return Err(ControlError::Bundle(format!(
@@ -143,6 +158,18 @@ pub async fn activate(
             source.to_stored()
         )));
     }
+    let found = super::guard::regressions(store, world, &source, &digest)
+        .await
+        .map_err(ControlError::Bundle)?;
+    let reason = match (found.is_empty(), accept_regression) {
+        (true, _) => reason.to_string(),
+        (false, None) => return Err(ControlError::Regression(found.join("\n  "))),
+        (false, Some(why)) => format!(
+            "{reason} [accepted regression: {why}; {}]",
+            found.join("; ")
+        ),
+    };
+    let reason = reason.as_str();
     let change = Change {
         world: world.as_str(),
         subject,

@@ -5,6 +5,7 @@
 
 mod agent;
 pub mod control;
+mod guard;
 mod listen;
 pub mod registry;
 pub mod shadow;

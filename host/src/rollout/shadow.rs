@@ -290,6 +290,7 @@ pub async fn promote(
     world: World,
     subject: &str,
     reason: &str,
+    accept_regression: Option<&str>,
     wait: Duration,
     told: &Told,
 ) -> Result<(Applied, Report), ControlError> {
@@ -301,7 +302,15 @@ pub async fn promote(
     };
     let source = Source::parse(&candidate.source).map_err(ControlError::Bundle)?;
     let why = format!("{reason} (promoted from shadow: {})", report.figures());
-    let applied = control::activate(store, world, &source, subject, &why, wait, told).await?;
+    let activation = control::Activation {
+        world,
+        source: &source,
+        subject,
+        reason: &why,
+        accept_regression,
+        wait,
+    };
+    let applied = control::activate(store, &activation, told).await?;
     stop(store, world, subject, "promoted", told).await?;
     Ok((applied, report))
 }

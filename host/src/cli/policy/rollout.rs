@@ -63,6 +63,7 @@ pub fn activate(
     world_name: &str,
     source: &str,
     reason: &str,
+    accept_regression: Option<&str>,
     wait: Duration,
     remote: &Remote,
 ) -> ExitCode {
@@ -71,7 +72,12 @@ pub fn activate(
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
     if remote.admin.is_some() {
-        let body = json!({ "source": source.to_stored(), "reason": reason, "wait_seconds": wait.as_secs() });
+        let body = json!({
+            "source": source.to_stored(),
+            "reason": reason,
+            "accept_regression": accept_regression,
+            "wait_seconds": wait.as_secs(),
+        });
         let path = format!("/admin/v1/policies/{world}/activate");
         return with_api(remote, |api| async move {
             let answer = ok(api.call(Method::POST, &path, Some(body)).await?)?;
@@ -87,8 +93,19 @@ pub fn activate(
             "staging {} for {world}; live hosts prepare it",
             source.to_stored()
         );
-        let applied =
-            control::activate(&store, world, &source, &subject(), reason, wait, &|| ()).await;
+        let applied = control::activate(
+            &store,
+            &control::Activation {
+                world,
+                source: &source,
+                subject: &subject(),
+                reason,
+                accept_regression,
+                wait,
+            },
+            &|| (),
+        )
+        .await;
         report(applied, "activated")
     })
 }
@@ -219,7 +236,12 @@ pub fn shadow_report(world_name: &str, since: &str, limit: usize) -> ExitCode {
     })
 }
 
-pub fn promote(world_name: &str, reason: &str, wait: Duration) -> ExitCode {
+pub fn promote(
+    world_name: &str,
+    reason: &str,
+    accept_regression: Option<&str>,
+    wait: Duration,
+) -> ExitCode {
     let world = match world(world_name) {
         Ok(w) => w,
         Err(e) => return fail(e),
@@ -229,7 +251,10 @@ pub fn promote(world_name: &str, reason: &str, wait: Duration) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
-        match shadow::promote(&store, world, &subject(), reason, wait, &|| ()).await {
+        let who = subject();
+        let promoted =
+            shadow::promote(&store, world, &who, reason, accept_regression, wait, &|| ());
+        match promoted.await {
             Ok((applied, seen)) => {
                 println!("{}", seen.figures());
                 report(Ok(applied), "promoted")

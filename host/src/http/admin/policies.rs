@@ -160,6 +160,8 @@ pub struct ChangeBody {
     /// Activation only: a registry reference or a folder the hosts can read.
     source: Option<String>,
     reason: String,
+    /// Activation only: why a crisis regression is accepted.
+    accept_regression: Option<String>,
     wait_seconds: Option<u64>,
 }
 
@@ -167,7 +169,9 @@ fn answer(result: Result<Applied, ControlError>) -> Answer {
     let a = result.map_err(|e| {
         let code = match &e {
             ControlError::Bundle(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ControlError::NotPrepared { .. } | ControlError::Refused(_) => StatusCode::CONFLICT,
+            ControlError::NotPrepared { .. }
+            | ControlError::Refused(_)
+            | ControlError::Regression(_) => StatusCode::CONFLICT,
             ControlError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         refused(code, e)
@@ -224,7 +228,15 @@ pub async fn activate(
     let agent = state.rollout.clone();
     let told = move || agent.wake();
     let db = state.pipeline.store.db();
-    answer(control::activate(db, w, &source, &sub, &b.reason, wait, &told).await)
+    let activation = control::Activation {
+        world: w,
+        source: &source,
+        subject: &sub,
+        reason: &b.reason,
+        accept_regression: b.accept_regression.as_deref(),
+        wait,
+    };
+    answer(control::activate(db, &activation, &told).await)
 }
 
 pub async fn rollback(
