@@ -20,3 +20,20 @@ CREATE TABLE shadow_decisions (
     decided_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX shadow_decisions_candidate ON shadow_decisions (world, candidate_digest, decided_at);
+
+-- Every time someone opened the texts behind shadow decisions. Never updated or deleted.
+CREATE TABLE message_access (
+    id         bigserial PRIMARY KEY,
+    message_id uuid NOT NULL REFERENCES messages (id),
+    subject    text NOT NULL,
+    purpose    text NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION message_access_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'message_access is append-only';
+END $$;
+
+CREATE TRIGGER message_access_append_only BEFORE UPDATE OR DELETE ON message_access
+    FOR EACH ROW EXECUTE FUNCTION message_access_append_only();

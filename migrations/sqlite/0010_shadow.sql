@@ -20,3 +20,22 @@ CREATE TABLE shadow_decisions (
     decided_at       INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX shadow_decisions_candidate ON shadow_decisions (world, candidate_digest, decided_at);
+
+-- Every time someone opened the texts behind shadow decisions. Never updated or deleted.
+CREATE TABLE message_access (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id BLOB NOT NULL REFERENCES messages (id),
+    subject    TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    at         INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER message_access_no_update BEFORE UPDATE ON message_access
+BEGIN
+    SELECT RAISE(ABORT, 'message_access is append-only');
+END;
+
+CREATE TRIGGER message_access_no_delete BEFORE DELETE ON message_access
+BEGIN
+    SELECT RAISE(ABORT, 'message_access is append-only');
+END;

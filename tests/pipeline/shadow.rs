@@ -388,3 +388,90 @@ async fn a_crisis_regression_is_refused_unless_accepted_with_a_reason() {
         history[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_sets_a_shadow_for_authors_and_opens_its_texts_for_approvers_on_record() {
+    use crate::support::app::admin_token;
+    let app = TestApp::start(Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let eager = eager_candidate(dir.path());
+    let http =
+        |method: reqwest::Method, path: &str, role: &str, body: Option<serde_json::Value>| {
+            let mut r = app
+                .http
+                .request(
+                    method,
+                    format!("{}/admin/v1/policies/crisis-detector/{path}", app.base),
+                )
+                .bearer_auth(admin_token(&format!("{role}-1"), role));
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            async move {
+                let response = r.send().await.unwrap();
+                let code = response.status().as_u16();
+                (code, response.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+    let set_it = serde_json::json!({ "source": eager.display().to_string(), "sample": 1.0 });
+    let (code, _) = http(
+        reqwest::Method::POST,
+        "shadow",
+        "viewer",
+        Some(set_it.clone()),
+    )
+    .await;
+    assert_eq!(code, 403);
+    let (code, body) = http(reqwest::Method::POST, "shadow", "author", Some(set_it)).await;
+    assert_eq!(code, 200, "{body}");
+    shadowing(&app, true).await;
+
+    app.text(
+        "ad-1",
+        "+15557850001",
+        "long day at the office, glad it's over",
+    )
+    .await;
+    app.settle().await;
+    drained(&[app.running.policies.shadow_stats(CRISIS)]).await;
+
+    let (code, report) = http(reqwest::Method::GET, "shadow-report", "viewer", None).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["extra_escalations"], 1, "{report}");
+    let row = &report["disagreements"][0];
+    assert!(row["text"].is_null(), "no text without show_text: {report}");
+    let (code, _) = http(
+        reqwest::Method::GET,
+        "shadow-report?show_text=true",
+        "viewer",
+        None,
+    )
+    .await;
+    assert_eq!(code, 403, "only approvers open texts");
+    let (code, report) = http(
+        reqwest::Method::GET,
+        "shadow-report?show_text=true",
+        "approver",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(
+        report["disagreements"][0]["text"],
+        "long day at the office, glad it's over"
+    );
+    let opened: i64 = app
+        .sql_one("SELECT count(*) FROM message_access WHERE subject = 'approver-1' AND purpose = 'shadow-report'")
+        .await;
+    assert_eq!(opened, 1);
+
+    let (code, body) = http(
+        reqwest::Method::POST,
+        "shadow",
+        "author",
+        Some(serde_json::json!({ "stop": true })),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    shadowing(&app, false).await;
+}

@@ -402,4 +402,22 @@ impl Backend {
     ) -> Result<Vec<ShadowDecision>, StoreError> {
         dispatch!(self, s => s.shadow_decisions(world, since).await)
     }
+
+    /// Record that `subject` opened the texts of `messages`, and why.
+    pub async fn record_message_access(
+        &self,
+        messages: &[Uuid],
+        subject: &str,
+        purpose: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_message_access(messages, subject, purpose).await)
+    }
+
+    /// The sealed bodies of `messages` (the sealing layer opens them).
+    pub async fn message_bodies(
+        &self,
+        messages: &[Uuid],
+    ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        dispatch!(self, s => s.message_bodies(messages).await)
+    }
 }

@@ -16,6 +16,28 @@ pub struct CrisisReview {
 }
 
 impl Store {
+    /// Open the texts of `messages` for `subject`: the access is recorded first.
+    pub async fn open_messages(
+        &self,
+        messages: &[Uuid],
+        subject: &str,
+        purpose: &str,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.db()
+            .record_message_access(messages, subject, purpose)
+            .await?;
+        let mut out = Vec::new();
+        for (id, sealed) in self.db().message_bodies(messages).await? {
+            let plain = self.unseal("messages", "body", id, &sealed)?;
+            let text = String::from_utf8(plain).map_err(|_| StoreError::Corrupt {
+                what: "message body",
+                value: "(not UTF-8 after opening)".into(),
+            })?;
+            out.push((id, text));
+        }
+        Ok(out)
+    }
+
     pub async fn crisis_review(&self, id: Uuid) -> Result<Option<CrisisReview>, StoreError> {
         let Some(row) = self.db().crisis_event(id).await? else {
             return Ok(None);

@@ -5,6 +5,7 @@
 pub mod auth;
 mod crisis;
 mod policies;
+mod shadow;
 
 use std::time::Duration;
 
@@ -64,6 +65,12 @@ pub fn router(state: AppState) -> Router {
             "/admin/v1/policies/{world}/rollback",
             post(policies::rollback),
         )
+        .route("/admin/v1/policies/{world}/shadow", post(shadow::set))
+        .route(
+            "/admin/v1/policies/{world}/shadow-report",
+            get(shadow::report),
+        )
+        .route("/admin/v1/policies/{world}/promote", post(shadow::promote))
         .route("/admin/v1/bundles", post(policies::push))
         .route("/admin/v1/crisis-events", get(crisis::list))
         .route("/admin/v1/crisis-events/{id}", get(crisis::show))

@@ -321,6 +321,36 @@ impl PgStore {
         Ok(())
     }
 
+    /// Record that `subject` opened the texts of `messages` (before they are read).
+    pub async fn record_message_access(
+        &self,
+        messages: &[uuid::Uuid],
+        subject: &str,
+        purpose: &str,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO message_access (message_id, subject, purpose)
+             SELECT id, $2, $3 FROM unnest($1::uuid[]) AS id",
+            &[&messages, &subject, &purpose],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The sealed bodies of `messages`.
+    pub async fn message_bodies(
+        &self,
+        messages: &[uuid::Uuid],
+    ) -> Result<Vec<(uuid::Uuid, Vec<u8>)>, StoreError> {
+        let rows = self
+            .rows(
+                "SELECT id, body FROM messages WHERE id = ANY($1::uuid[])",
+                &[&messages],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// A world's shadow decisions since `since`, newest first.
     pub async fn shadow_decisions(
         &self,

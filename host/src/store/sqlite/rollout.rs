@@ -537,4 +537,48 @@ impl SqliteStore {
         })
         .await
     }
+
+    pub async fn record_message_access(
+        &self,
+        messages: &[uuid::Uuid],
+        subject: &str,
+        purpose: &str,
+    ) -> Result<(), StoreError> {
+        let (messages, subject, purpose) =
+            (messages.to_vec(), subject.to_string(), purpose.to_string());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for id in &messages {
+                tx.execute(
+                    "INSERT INTO message_access (message_id, subject, purpose, at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, subject, purpose, now_ms()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn message_bodies(
+        &self,
+        messages: &[uuid::Uuid],
+    ) -> Result<Vec<(uuid::Uuid, Vec<u8>)>, StoreError> {
+        let messages = messages.to_vec();
+        self.with(move |c| {
+            let mut out = Vec::with_capacity(messages.len());
+            let mut stmt = c.prepare("SELECT id, body FROM messages WHERE id = ?1")?;
+            for id in &messages {
+                if let Some(row) = stmt
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
 }
