@@ -263,7 +263,12 @@ impl Agent {
             Ok(bundle) => {
                 let runtime = self.runtime.clone();
                 tokio::task::spawn_blocking(move || {
-                    runtime.load_source(bundle).map_err(|e| e.to_string())
+                    let loaded = runtime.load_source(bundle).map_err(|e| e.to_string());
+                    // Compiling freed tens of MB; give them back now, as at start, rather
+                    // than when the heap trimmer next looks (its pause would land on a
+                    // reply).
+                    crate::heap::release_freed();
+                    loaded
                 })
                 .await
                 .unwrap_or_else(|e| Err(format!("loading panicked: {e}")))

@@ -297,15 +297,27 @@ impl PgStore {
         Ok(())
     }
 
+    /// Shadow decisions are evidence for a person deciding, not state anything depends
+    /// on: their commit does not wait for the WAL flush, so they never queue the
+    /// replies' commits behind theirs (a crash may lose the last few).
     pub async fn record_shadow(&self, d: &ShadowDecision) -> Result<(), StoreError> {
         let (active, candidate) = (
             d.active.to_string(),
             d.candidate.as_ref().map(|c| c.to_string()),
         );
-        self.exec(
-            "INSERT INTO shadow_decisions (message_id, world, active_digest, candidate_digest,
-                                           active, candidate, candidate_error, agreed)
-             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8)",
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+            .await?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO shadow_decisions (message_id, world, active_digest, candidate_digest,
+                                               active, candidate, candidate_error, agreed)
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8)",
+            )
+            .await?;
+        tx.execute(
+            &insert,
             &[
                 &d.message_id,
                 &d.world,
@@ -318,6 +330,7 @@ impl PgStore {
             ],
         )
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
