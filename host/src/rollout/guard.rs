@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use jules_policy_model::World;
 
+use super::shadow::escalations;
 use super::source::Source;
 use crate::harness::{self, Diff};
 use crate::policy::{BundleSource, PolicyRuntime, RuntimeSettings, Trust};
@@ -34,16 +35,10 @@ pub async fn regressions(
         .shadow_decisions(world.as_str(), SystemTime::now() - SHADOW_WINDOW)
         .await
         .map_err(|e: StoreError| e.to_string())?;
-    let escalates = |v: &serde_json::Value| {
-        matches!(
-            v["severity"].as_str(),
-            Some("moderate" | "high" | "imminent")
-        )
-    };
     let missed = shadowed
         .iter()
         .filter(|d| d.candidate_digest == digest)
-        .filter(|d| escalates(&d.active) && !d.candidate.as_ref().is_some_and(escalates))
+        .filter(|d| escalations(d) == (true, false))
         .count();
     if missed > 0 {
         found.push(format!(

@@ -89,6 +89,16 @@ pub struct Report {
     pub failed: usize,
 }
 
+/// Whether the active bundle and the candidate escalated this message (a failed
+/// candidate did not).
+pub fn escalations(d: &ShadowDecision) -> (bool, bool) {
+    let escalates = |v: &Value| ESCALATES.contains(&severity(v).as_str());
+    (
+        escalates(&d.active),
+        d.candidate.as_ref().is_some_and(escalates),
+    )
+}
+
 fn severity(v: &Value) -> String {
     v["severity"].as_str().unwrap_or("none").to_string()
 }
@@ -111,30 +121,21 @@ impl Report {
 
     /// Messages the active bundle escalated and the candidate did not.
     pub fn missed_escalations(&self) -> Vec<&ShadowDecision> {
-        self.decisions
-            .iter()
-            .filter(|d| {
-                let active = ESCALATES.contains(&severity(&d.active).as_str());
-                let candidate = d
-                    .candidate
-                    .as_ref()
-                    .is_some_and(|c| ESCALATES.contains(&severity(c).as_str()));
-                active && !candidate
-            })
-            .collect()
+        self.escalated_by(true)
     }
 
     /// Messages the candidate escalated and the active bundle did not.
     pub fn extra_escalations(&self) -> Vec<&ShadowDecision> {
+        self.escalated_by(false)
+    }
+
+    /// Messages only one side escalated: the active bundle (`active`) or the candidate.
+    fn escalated_by(&self, active: bool) -> Vec<&ShadowDecision> {
         self.decisions
             .iter()
             .filter(|d| {
-                let active = ESCALATES.contains(&severity(&d.active).as_str());
-                let candidate = d
-                    .candidate
-                    .as_ref()
-                    .is_some_and(|c| ESCALATES.contains(&severity(c).as_str()));
-                candidate && !active
+                let (a, c) = escalations(d);
+                if active { a && !c } else { c && !a }
             })
             .collect()
     }
