@@ -40,6 +40,15 @@ struct WorldState {
     failure: Option<Failure>,
 }
 
+impl WorldState {
+    /// A bundle that failed before has now loaded; a failure about another stays.
+    fn clear_failure(&mut self, digest: &str) {
+        if self.failure.as_ref().is_some_and(|f| f.digest == digest) {
+            self.failure = None;
+        }
+    }
+}
+
 pub struct Agent {
     runtime: Arc<PolicyRuntime>,
     store: Backend,
@@ -153,7 +162,7 @@ impl Agent {
                 let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
                 let state = worlds.entry(world).or_default();
                 state.replaced = replaced;
-                state.failure = None;
+                state.clear_failure(&active.digest);
             }
         }
         // A failure about a bundle no longer wanted is history, not a problem.
@@ -177,7 +186,7 @@ impl Agent {
                     let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
                     let state = worlds.entry(world).or_default();
                     state.prepared = Some(bundle);
-                    state.failure = None;
+                    state.clear_failure(&candidate.digest);
                 }
             }
             Some(_) => {}
@@ -215,6 +224,11 @@ impl Agent {
                     sample: wanted.sample,
                 }),
             );
+            let mut worlds = self.worlds.lock().unwrap_or_else(PoisonError::into_inner);
+            worlds
+                .entry(world)
+                .or_default()
+                .clear_failure(&wanted.bundle.digest);
         }
     }
 
