@@ -706,5 +706,69 @@ fn one_embedded_host_is_run_through_its_own_admin_address() {
     assert_eq!(code, 0, "{out}");
     let (code, out) = crisis(&["list"], &reviewer);
     assert_eq!((code, out.trim()), (0, ""), "closed");
+
+    // A shadow through the CLI and the admin API; its texts only for an approver.
+    let policy = |args: &[&str], tok: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+            .arg("policy")
+            .args(args)
+            .args(["--admin", &url, "--token", tok])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let v3 = crisis_version(work.path(), "0.7.0", Some(signing_key()));
+    let args = ["shadow", CRISIS, v3.to_str().unwrap(), "--sample", "1"];
+    let (code, out) = policy(&args, &token("au", "author"));
+    assert_eq!(code, 0, "{out}");
+    let mut seen = false;
+    for _ in 0..100 {
+        if json_body(&get(&addr, "/health"))["checks"]["policies"][CRISIS]["shadow"].is_object() {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen, "the host loaded the shadow");
+    let reply = post_text(
+        &addr,
+        &auth,
+        "emb-2",
+        "+15554900002",
+        "i feel so alone tonight",
+    );
+    assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+    let mut figures = String::new();
+    for _ in 0..100 {
+        let (code, out) = policy(&["shadow-report", CRISIS], &token("vi", "viewer"));
+        assert_eq!(code, 0, "{out}");
+        if out.contains("of 1 messages") {
+            figures = out;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        figures.contains("shadow agreed on 1 of 1 messages"),
+        "{figures}"
+    );
+    let (code, out) = policy(
+        &["shadow-report", CRISIS, "--show-text"],
+        &token("vi", "viewer"),
+    );
+    assert_eq!(code, 2, "a viewer may not see texts: {out}");
+    let direct = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .args(["policy", "shadow-report", CRISIS, "--show-text"])
+        .env_remove("JULES_ADMIN_URL")
+        .output()
+        .unwrap();
+    assert_eq!(direct.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&direct.stderr).contains("as an approver"));
+    let (code, out) = policy(&["shadow", CRISIS, "--stop"], &token("au", "author"));
+    assert_eq!(code, 0, "{out}");
     drop(server);
 }

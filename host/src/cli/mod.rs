@@ -239,6 +239,8 @@ pub enum PolicyCommand {
         stop: bool,
         #[arg(long, default_value = "shadow")]
         reason: String,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// What the shadow saw: active vs candidate per severity and category, agreement,
     /// the disagreements newest first (message ids, never text).
@@ -250,6 +252,12 @@ pub enum PolicyCommand {
         /// Disagreements listed at most.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Show the disagreeing messages' texts (through the admin API, as an approver;
+        /// each opening is recorded).
+        #[arg(long)]
+        show_text: bool,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Activate the shadow as it is (same digest) and stop it; the report's figures go
     /// into the history with the reason. Exit status as `activate`.
@@ -262,6 +270,8 @@ pub enum PolicyCommand {
         accept_regression: Option<String>,
         #[arg(long, default_value_t = 60)]
         wait: u64,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// The desired bundle per world and what each live host serves, with its errors.
     /// Exit status: 0 when every host serves the desired state, 1 while one does not.

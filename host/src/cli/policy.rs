@@ -10,6 +10,7 @@ use crate::policy::{BundleSource, PolicyRuntime, RuntimeSettings, SUPPORTED_WIT_
 use super::PolicyCommand;
 
 mod diff;
+mod remote_shadow;
 mod rollout;
 mod signing;
 
@@ -74,22 +75,27 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             sample,
             stop,
             reason,
-        } => rollout::shadow(&world, source.as_deref(), sample, stop, &reason),
+            remote,
+        } => remote_shadow::shadow(&world, source.as_deref(), sample, stop, &reason, &remote),
         PolicyCommand::ShadowReport {
             world,
             since,
             limit,
-        } => rollout::shadow_report(&world, &since, limit),
+            show_text,
+            remote,
+        } => remote_shadow::report(&world, &since, limit, show_text, &remote),
         PolicyCommand::Promote {
             world,
             reason,
             accept_regression,
             wait,
-        } => rollout::promote(
+            remote,
+        } => remote_shadow::promote(
             &world,
             &reason,
             accept_regression.as_deref(),
             Duration::from_secs(wait),
+            &remote,
         ),
         PolicyCommand::History {
             world,
