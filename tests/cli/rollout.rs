@@ -661,9 +661,10 @@ fn one_embedded_host_is_run_through_its_own_admin_address() {
     );
     assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
     let reviewer = token("dr-lee", "reviewer");
-    let crisis = |args: &[&str], tok: &str| {
+    // `jules COMMAND ARGS --admin URL --token T`: exit status and all it printed.
+    let through_admin = |command: &str, args: &[&str], tok: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_jules"))
-            .arg("crisis")
+            .arg(command)
             .args(args)
             .args(["--admin", &url, "--token", tok])
             .output()
@@ -674,6 +675,7 @@ fn one_embedded_host_is_run_through_its_own_admin_address() {
                 + &String::from_utf8_lossy(&out.stderr),
         )
     };
+    let crisis = |args: &[&str], tok: &str| through_admin("crisis", args, tok);
     let mut listed = String::new();
     for _ in 0..100 {
         let (code, out) = crisis(&["list"], &reviewer);
@@ -708,19 +710,7 @@ fn one_embedded_host_is_run_through_its_own_admin_address() {
     assert_eq!((code, out.trim()), (0, ""), "closed");
 
     // A shadow through the CLI and the admin API; its texts only for an approver.
-    let policy = |args: &[&str], tok: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_jules"))
-            .arg("policy")
-            .args(args)
-            .args(["--admin", &url, "--token", tok])
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let policy = |args: &[&str], tok: &str| through_admin("policy", args, tok);
     let v3 = crisis_version(work.path(), "0.7.0", Some(signing_key()));
     let args = ["shadow", CRISIS, v3.to_str().unwrap(), "--sample", "1"];
     let (code, out) = policy(&args, &token("au", "author"));

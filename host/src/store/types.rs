@@ -375,6 +375,17 @@ pub struct NewRejected<'a> {
     pub fingerprint: &'a [u8],
 }
 
+impl ReviewOutcome {
+    /// The review state an event closed with this outcome is left in.
+    pub fn closes_as(self) -> ReviewState {
+        if self == ReviewOutcome::FalsePositive {
+            ReviewState::Dismissed
+        } else {
+            ReviewState::Resolved
+        }
+    }
+}
+
 /// A crisis event as a reviewer sees it (its note still sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrisisReviewRow {

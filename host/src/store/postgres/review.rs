@@ -81,11 +81,7 @@ impl PgStore {
         note: Option<&[u8]>,
         at: SystemTime,
     ) -> Result<bool, StoreError> {
-        let state = if outcome == ReviewOutcome::FalsePositive {
-            ReviewState::Dismissed
-        } else {
-            ReviewState::Resolved
-        };
+        let state = outcome.closes_as();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let n = tx

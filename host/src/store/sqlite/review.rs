@@ -101,11 +101,7 @@ impl SqliteStore {
         note: Option<&[u8]>,
         at: SystemTime,
     ) -> Result<bool, StoreError> {
-        let state = if outcome == ReviewOutcome::FalsePositive {
-            ReviewState::Dismissed
-        } else {
-            ReviewState::Resolved
-        };
+        let state = outcome.closes_as();
         let (subject, note) = (subject.to_string(), note.map(<[u8]>::to_vec));
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
