@@ -144,7 +144,7 @@ async fn tokens_are_checked_and_roles_limit_what_they_may_do() {
         app.text("adm-1", "+15557790001", "hello").await.status(),
         204
     );
-    app.settle().await;
+    app.run_until_idle().await;
     let (code, body) = call(
         &app,
         Method::GET,
@@ -170,14 +170,14 @@ async fn a_reviewer_opens_a_crisis_event_on_record_and_closes_it() {
     let app = TestApp::start(Options::default()).await;
     let me = "+15557790002";
     assert_eq!(app.text("rev-1", me, "long day").await.status(), 204);
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(
         app.text("rev-2", me, "i want to kill myself tonight")
             .await
             .status(),
         204
     );
-    app.settle().await;
+    app.run_until_idle().await;
 
     let reviewer = admin_token("dr-lee", "reviewer");
     for role in ["viewer", "author", "approver"] {

@@ -14,7 +14,7 @@ async fn every_persons_first_text_carries_the_ai_disclosure() {
     app.text("f-1", help, "HELP").await;
     app.text("f-2", stop, "STOP").await;
     app.text("f-3", crisis, CRISIS).await;
-    app.settle().await;
+    app.run_until_idle().await;
     let first = |who: &str| app.sent_to(who);
     let sent = first(help);
     assert!(
@@ -53,7 +53,7 @@ async fn every_persons_first_text_carries_the_ai_disclosure() {
     .await;
     let new = "+15553330004";
     app.text("f-4", new, "hi").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(new);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(
@@ -67,9 +67,9 @@ async fn someone_who_opted_out_gets_crisis_resources_once_a_day_and_nothing_else
     let app = TestApp::start(Options::default()).await;
     let me = "+15553330010";
     app.text("o-1", me, "STOP").await;
-    app.settle().await;
+    app.run_until_idle().await;
     app.text("o-2", me, CRISIS).await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(sent[0].contains("unsubscribed"), "{sent:?}");
@@ -81,7 +81,7 @@ async fn someone_who_opted_out_gets_crisis_resources_once_a_day_and_nothing_else
     assert!(why.contains("own message"), "{why}");
 
     app.text("o-3", me, CRISIS).await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.sent_to(me).len(), 2, "once a day");
     let events: i64 = app.sql_one("SELECT count(*) FROM crisis_events").await;
     assert_eq!(events, 2, "every escalation is still up for review");

@@ -27,7 +27,7 @@ async fn one_bad_event_never_blocks_the_good_ones_beside_it() {
     ]);
     let r = app.bandwidth_events(events.clone()).await;
     assert_eq!(r.status(), 204, "{:?}", r.text().await);
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.sent_to("+15554440003").len(), 1);
     assert_eq!(
         app.sent_to("+15554440004").len(),
@@ -53,7 +53,7 @@ async fn one_bad_event_never_blocks_the_good_ones_beside_it() {
     assert_eq!(plain, 0, "kept sealed");
     // The carrier delivers the same again: nothing new is kept, nothing sent twice.
     assert_eq!(app.bandwidth_events(events).await.status(), 204);
-    app.settle().await;
+    app.run_until_idle().await;
     let kept: i64 = app.sql_one("SELECT count(*) FROM rejected_events").await;
     assert_eq!(kept, 4);
     assert_eq!(app.sent_to("+15554440003").len(), 1);
@@ -126,7 +126,7 @@ async fn a_delivery_with_nothing_storable_is_refused_with_the_reasons() {
             .unwrap()
             .contains("MessageSid: holds control characters")
     );
-    app.settle().await;
+    app.run_until_idle().await;
     let answered: i64 = app
         .sql_one("SELECT count(*) FROM messages WHERE direction = 'out' AND carrier = 'twilio'")
         .await;

@@ -26,7 +26,7 @@ async fn a_conversation_with_the_disclosure_at_first_and_again_after_three_hours
     let app = TestApp::start(Options::default()).await;
     let me = "+15557770001";
     assert_eq!(app.text("in-1", me, "hey, rough day").await.status(), 204);
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(
@@ -53,7 +53,7 @@ async fn a_conversation_with_the_disclosure_at_first_and_again_after_three_hours
     assert_eq!(send.json()["from"], JULES_NUMBER);
 
     app.text("in-2", me, "thanks for listening").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 2);
     assert!(
@@ -72,7 +72,7 @@ async fn a_conversation_with_the_disclosure_at_first_and_again_after_three_hours
         .clock
         .advance(Duration::from_secs(3 * 3600 + 60));
     app.text("in-3", me, "i'm back").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 3);
     assert!(sent[2].contains(AI_NOTICE), "again after 3 h: {sent:?}");
@@ -96,7 +96,7 @@ async fn a_repeated_delivery_gets_one_reply() {
     for _ in 0..3 {
         assert_eq!(app.text("dup-1", me, "hello?").await.status(), 204);
     }
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.sent_to(me).len(), 1);
     assert_eq!(app.anthropic.count(), 1);
 }
@@ -106,12 +106,12 @@ async fn stop_confirms_once_then_silence_until_start_and_help_answers() {
     let app = TestApp::start(Options::default()).await;
     let me = "+15557770003";
     app.text("s-1", me, "hi").await;
-    app.settle().await;
+    app.run_until_idle().await;
     app.text("s-2", me, "STOP").await;
-    app.settle().await;
+    app.run_until_idle().await;
     app.text("s-3", me, "are you there?").await;
     app.text("s-4", me, "stop").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(
         sent.len(),
@@ -122,7 +122,7 @@ async fn stop_confirms_once_then_silence_until_start_and_help_answers() {
     let llm_calls = app.anthropic.count();
 
     app.text("s-5", me, "HELP").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(
@@ -131,9 +131,9 @@ async fn stop_confirms_once_then_silence_until_start_and_help_answers() {
     );
 
     app.text("s-6", me, "START").await;
-    app.settle().await;
+    app.run_until_idle().await;
     app.text("s-7", me, "ok i'm back").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 5, "{sent:?}");
     assert!(sent[3].contains("subscribed again"), "{sent:?}");
@@ -156,9 +156,10 @@ async fn a_reply_queued_before_stop_is_not_sent() {
     app.bandwidth
         .script([bandwidth_error(503, "service-unavailable")]);
     app.text("q-1", me, "tell me something").await;
-    app.wait_for(&app.bandwidth, 1).await;
+    app.step().await;
+    assert_eq!(app.bandwidth.count(), 1, "the first send was tried");
     app.text("q-2", me, "STOP").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 1, "only the confirmation: {sent:?}");
     assert!(sent[0].contains("unsubscribed"), "{sent:?}");
@@ -182,7 +183,7 @@ async fn a_crisis_gets_resources_even_when_every_model_fails() {
     app.openai
         .script((0..3).map(|_| openai_error(500, "server_error")));
     app.text("c-1", me, "i want to kill myself tonight").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(me);
     assert!(sent.len() >= 2, "{sent:?}");
     assert!(
@@ -213,12 +214,16 @@ async fn a_crisis_gets_resources_even_when_every_model_fails() {
 /// has taken the crisis resources queued before it, however slow the carrier is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_persons_messages_go_out_in_order_behind_a_slow_carrier() {
-    let app = TestApp::start(Options::default()).await;
+    let app = TestApp::start(Options {
+        background: true,
+        ..Options::default()
+    })
+    .await;
     let me = "+15557770032";
     app.bandwidth
         .script([bandwidth_accepted(0).after(Duration::from_secs(1))]);
     app.text("o-1", me, "i want to kill myself tonight").await;
-    app.settle().await;
+    app.wait_until_idle().await;
     let sent = app.sent_to(me);
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(sent[0].contains("988"), "resources first: {sent:?}");
@@ -232,7 +237,7 @@ async fn an_overloaded_model_is_retried_and_a_spent_quota_is_not() {
     app.anthropic
         .script([anthropic_error(529, "overloaded_error")]);
     app.text("r-1", "+15557770006", "hello").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.anthropic.count(), 2, "retried once, then answered");
     assert_eq!(app.openai.count(), 0);
     assert!(app.sent_to("+15557770006")[0].contains("Claude here"));
@@ -244,7 +249,7 @@ async fn an_overloaded_model_is_retried_and_a_spent_quota_is_not() {
     .await;
     app.openai.script([openai_error(429, "insufficient_quota")]);
     app.text("r-2", "+15557770007", "hello").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.openai.count(), 1, "insufficient_quota is never retried");
     let sent = app.sent_to("+15557770007");
     assert!(sent[0].contains("988"), "the canned reply: {sent:?}");
@@ -260,7 +265,7 @@ async fn a_carrier_429_is_retried_and_a_dead_carrier_dead_letters() {
     app.bandwidth
         .script([bandwidth_error(429, "max-message-queue-size-exceeded")]);
     app.text("b-1", "+15557770008", "hello").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.bandwidth.count(), 2, "429, then 202");
     let sent: i64 = app
         .sql_one("SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'sent'")
@@ -270,7 +275,7 @@ async fn a_carrier_429_is_retried_and_a_dead_carrier_dead_letters() {
     app.bandwidth
         .script((0..3).map(|_| bandwidth_error(503, "service-unavailable")));
     app.text("b-2", "+15557770008", "still there?").await;
-    app.settle().await;
+    app.run_until_idle().await;
     // A 503 may come after the carrier took the message: each attempt after one asks
     // the carrier first, and the last finds nothing and gives up.
     assert_eq!(app.bandwidth.count_of("POST"), 5, "three attempts");
@@ -289,7 +294,11 @@ async fn a_carrier_429_is_retried_and_a_dead_carrier_dead_letters() {
 /// on it side by side (up to OUTBOX_CONCURRENCY), each sent once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_wait_on_a_slow_carrier_side_by_side() {
-    let app = TestApp::start(Options::default()).await;
+    let app = TestApp::start(Options {
+        background: true,
+        ..Options::default()
+    })
+    .await;
     let n = 60;
     app.bandwidth
         .script((0..n).map(|i| bandwidth_accepted(i).after(Duration::from_secs(3))));
@@ -300,7 +309,7 @@ async fn replies_wait_on_a_slow_carrier_side_by_side() {
             .status();
         assert_eq!(status, 204);
     }
-    app.settle().await;
+    app.wait_until_idle().await;
     assert_eq!(app.bandwidth.count(), n, "each reply sent once");
     // One claim takes at most 32 rows: more at once means sends did not wait for the
     // slowest of a batch before the next was claimed.
@@ -316,7 +325,11 @@ async fn replies_wait_on_a_slow_carrier_side_by_side() {
 /// carrier took is not sent again by the next host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_the_sends_in_flight() {
-    let app = TestApp::start(Options::default()).await;
+    let app = TestApp::start(Options {
+        background: true,
+        ..Options::default()
+    })
+    .await;
     app.bandwidth
         .script([bandwidth_accepted(0).after(Duration::from_millis(800))]);
     app.text("bye-1", "+15557770031", "hi").await;
@@ -345,6 +358,7 @@ async fn shutdown_waits_for_the_sends_in_flight() {
 async fn a_worker_stopped_mid_reply_leaves_exactly_one_reply() {
     let mut app = TestApp::start(Options {
         lease: Duration::from_millis(500),
+        background: true,
         ..Options::default()
     })
     .await;
@@ -355,7 +369,7 @@ async fn a_worker_stopped_mid_reply_leaves_exactly_one_reply() {
     app.running.stop_workers();
     tokio::time::sleep(Duration::from_millis(600)).await;
     app.running.start_workers();
-    app.settle().await;
+    app.wait_until_idle().await;
     let sent = app.sent_to("+15557770009");
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].contains("Claude here"), "{sent:?}");
@@ -365,7 +379,7 @@ async fn a_worker_stopped_mid_reply_leaves_exactly_one_reply() {
 async fn delivery_reports_update_the_message() {
     let app = TestApp::start(Options::default()).await;
     app.text("d-1", "+15557770010", "hi").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let id: String = app
         .sql_one("SELECT carrier_message_id FROM messages WHERE direction = 'out'")
         .await;
@@ -388,7 +402,7 @@ async fn delivery_reports_update_the_message() {
     // An `out` message-received echo is never answered.
     let echo = serde_json::json!([{"type": "message-received", "message": {"id": "echo-1", "direction": "out", "from": JULES_NUMBER, "text": "hi"}}]);
     assert_eq!(app.bandwidth_events(echo).await.status(), 204);
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.bandwidth.count(), 1);
 }
 
@@ -469,7 +483,7 @@ async fn bandwidth_challenge_flow() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.sent_to("+15557770011").len(), 1);
 }
 
@@ -524,7 +538,7 @@ async fn twilio_signatures_are_checked() {
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.headers()["content-type"], "text/xml");
     assert!(ok.text().await.unwrap().contains("<Response></Response>"));
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.wait_for(&app.twilio, 2).await;
     assert_eq!(sent[0].path, "/2010-04-01/Accounts/AC123/Messages.json");
     let form = sent
@@ -552,7 +566,7 @@ async fn texts_in_quick_succession_are_one_turn() {
     app.text("co-1", me, "so today").await;
     app.text("co-2", me, "my sister called").await;
     app.text("co-3", me, "and we finally talked").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.anthropic.count(), 1, "one model call for the burst");
     assert_eq!(app.sent_to(me).len(), 1, "one reply");
     let body = app.anthropic.seen()[0].json();
@@ -578,7 +592,7 @@ async fn a_model_that_does_not_answer_in_time_is_left_for_the_next() {
     app.anthropic
         .script((0..3).map(|_| anthropic_reply("too late").after(Duration::from_secs(2))));
     app.text("t-1", "+15557770014", "hello").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.anthropic.count(), 3, "timed out, retried twice");
     let sent = app.sent_to("+15557770014");
     assert_eq!(sent.len(), 1);

@@ -15,6 +15,7 @@ async fn webhooks_are_acknowledged_while_every_policy_thread_spins() {
     let app = TestApp::start(Options {
         policy_deadline: Duration::from_secs(2),
         policy_concurrency: 2,
+        background: true,
         ..Options::default()
     })
     .await;
@@ -43,7 +44,7 @@ async fn webhooks_are_acknowledged_while_every_policy_thread_spins() {
 
     // Each spinning call is cut off at its deadline and the baseline answers instead.
     app.wait_for(&app.bandwidth, 14).await;
-    app.settle().await;
+    app.wait_until_idle().await;
     assert_eq!(stats.timeouts.load(Ordering::Relaxed), 4);
     for from in SPINNING
         .into_iter()

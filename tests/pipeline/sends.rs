@@ -25,7 +25,7 @@ async fn a_carrier_that_answers_too_late_texts_each_person_once() {
     for (i, me) in people.iter().enumerate() {
         assert_eq!(app.text(&format!("late-{i}"), me, "hi").await.status(), 204);
     }
-    app.settle().await;
+    app.run_until_idle().await;
     for me in &people {
         let sent = app.sent_to(me);
         assert_eq!(sent.len(), 1, "{me}: {sent:?}");
@@ -71,7 +71,7 @@ async fn twilio_sends_with_an_unknown_outcome_are_looked_up_too() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.twilio.count_of("POST"), 1, "not sent again");
     assert_eq!(app.twilio.count_of("GET"), 1);
     let look_up = app
@@ -107,11 +107,11 @@ async fn a_delivery_report_settles_a_send_that_never_answered() {
     app.bandwidth
         .script([bandwidth_accepted(0).after(Duration::from_secs(2))]);
     app.text("rep-1", me, "hi").await;
-    let seen = app.wait_for(&app.bandwidth, 1).await;
+    app.step().await;
+    let seen = app.bandwidth.seen();
     let tag = seen[0].json()["tag"].as_str().unwrap().to_string();
     let outbox: uuid::Uuid = app.sql_one("SELECT id FROM outbox").await;
     assert_eq!(tag, outbox.to_string(), "the outbox id travels as the tag");
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let unsettled: i64 = app
         .sql_one("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND in_doubt_since IS NOT NULL")
         .await;
@@ -123,7 +123,7 @@ async fn a_delivery_report_settles_a_send_that_never_answered() {
         "segmentCount": 1}
     }]);
     assert_eq!(app.bandwidth_events(report).await.status(), 204);
-    app.settle().await;
+    app.run_until_idle().await;
     let (status, id): (String, String) = (
         app.sql_one("SELECT status FROM messages WHERE direction = 'out'")
             .await,
@@ -153,7 +153,7 @@ async fn when_the_carrier_cannot_say_only_crisis_resources_are_sent_again() {
     app.bandwidth
         .script([bandwidth_accepted(0).after(Duration::from_secs(2))]);
     app.text("cs-1", crisis, CRISIS).await;
-    app.settle().await;
+    app.run_until_idle().await;
     let sent = app.sent_to(crisis);
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(
@@ -168,7 +168,7 @@ async fn when_the_carrier_cannot_say_only_crisis_resources_are_sent_again() {
     app.bandwidth
         .script([bandwidth_accepted(9).after(Duration::from_secs(2))]);
     app.text("cs-2", other, "hello").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(app.sent_to(other).len(), 1, "taken once, never sent again");
     let dead = app
         .running
@@ -187,9 +187,14 @@ async fn when_the_carrier_cannot_say_only_crisis_resources_are_sent_again() {
 /// resources, then the reply — once each, in that order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_send_each_persons_texts_in_queue_order() {
-    let a = TestApp::start(Options::default()).await;
+    let a = TestApp::start(Options {
+        background: true,
+        ..Options::default()
+    })
+    .await;
     let b = TestApp::start(Options {
         beside: Some(a.shared()),
+        background: true,
         ..Options::default()
     })
     .await;
@@ -218,7 +223,7 @@ async fn two_hosts_send_each_persons_texts_in_queue_order() {
             204
         );
     }
-    a.settle().await;
+    a.wait_until_idle().await;
     for me in &people {
         let sent = a.sent_to(me);
         assert_eq!(sent.len(), 2, "{me}: {sent:?}");

@@ -97,7 +97,7 @@ async fn a_shadow_that_flags_more_is_reported_and_never_answers() {
     app.text("sh-2", fine, "what should i cook tonight").await;
     app.text("sh-3", danger, "i want to kill myself tonight")
         .await;
-    app.settle().await;
+    app.run_until_idle().await;
     let stats = [&app, &other].map(|a| a.running.policies.shadow_stats(CRISIS));
     let (sampled, agreed, disagreed, failed) = drained(&stats).await;
     assert_eq!((sampled, agreed, disagreed, failed), (3, 2, 1, 0));
@@ -244,15 +244,15 @@ async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_dro
     // Sample 0: nothing goes to the shadow.
     set(&app, broken.path(), 0.0).await;
     app.text("q-0", "+15557820000", "trap").await;
-    app.settle().await;
+    app.run_until_idle().await;
     assert_eq!(stats.sampled.load(Ordering::Relaxed), 0);
 
     // Sample 1: a trapping and a looping candidate are contained; replies go out.
     set(&app, broken.path(), 1.0).await;
     app.text("q-1", "+15557820001", "trap").await;
-    app.settle().await;
+    app.run_until_idle().await;
     app.text("q-2", "+15557820002", "loop").await;
-    app.settle().await;
+    app.run_until_idle().await;
     let (sampled, _, _, failed) = drained(&[stats]).await;
     assert_eq!((sampled, failed), (2, 2));
     for who in ["+15557820001", "+15557820002"] {
@@ -264,7 +264,7 @@ async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_dro
         app.text(&format!("b-{i}"), &format!("+155578301{i:02}"), "loop")
             .await;
     }
-    app.settle().await;
+    app.run_until_idle().await;
     drained(&[stats]).await;
     assert!(
         stats.dropped.load(Ordering::Relaxed) > 0,
@@ -349,7 +349,7 @@ async fn a_crisis_regression_is_refused_unless_accepted_with_a_reason() {
     set(&app, weak_dir, 1.0).await;
     app.text("g-1", "+15557840001", "i just want to end it all")
         .await;
-    app.settle().await;
+    app.run_until_idle().await;
     drained(&[app.running.policies.shadow_stats(CRISIS)]).await;
 
     let refused = control::activate(db, &activation(weak, None), &told).await;
@@ -432,7 +432,7 @@ async fn the_admin_api_sets_a_shadow_for_authors_and_opens_its_texts_for_approve
         "long day at the office, glad it's over",
     )
     .await;
-    app.settle().await;
+    app.run_until_idle().await;
     drained(&[app.running.policies.shadow_stats(CRISIS)]).await;
 
     let (code, report) = http(reqwest::Method::GET, "shadow-report", "viewer", None).await;

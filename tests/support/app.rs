@@ -91,6 +91,9 @@ pub struct Options {
     pub policy_concurrency: usize,
     /// Messages waiting for a crisis shadow at most.
     pub shadow_queue: usize,
+    /// Run the pipeline's workers in the background, as a deployed host does; else the
+    /// test steps it (`run_until_idle`).
+    pub background: bool,
 }
 
 /// What a second host shares with the first: the database and the fake providers.
@@ -120,6 +123,7 @@ impl Default for Options {
             policy_deadline: Duration::from_millis(100),
             policy_concurrency: 2,
             shadow_queue: 1024,
+            background: false,
         }
     }
 }
@@ -154,6 +158,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: Arc<TestDatabase>,
     keys: String,
+    background: bool,
     _data: tempfile::TempDir,
 }
 
@@ -253,9 +258,12 @@ impl TestApp {
             blind: BlindIndex::parse(&"B".repeat(44)).unwrap(),
             origin: KeyOrigin::Environment,
         };
-        let running = jules::startup::start(&config, secrets)
+        let mut running = jules::startup::start(&config, secrets)
             .await
             .expect("jules starts");
+        if !o.background {
+            running.stop_workers();
+        }
         // These tests are about the components; the baseline answering would hide that.
         for world in jules_policy_model::World::ALL {
             assert!(
@@ -275,6 +283,7 @@ impl TestApp {
             http: jules::net::client(Duration::from_secs(30)),
             db,
             keys,
+            background: o.background,
             _data: data,
         }
     }
@@ -351,46 +360,99 @@ impl TestApp {
         fake.seen()
     }
 
-    /// Wait until the store holds no unanswered text and no unsent reply, then a
-    /// moment more (so a wrong extra send would show).
-    pub async fn settle(&self) {
-        let client = jules::store::migrate::connect(&self.db.url).await.unwrap();
+    /// Answer and send, in this task, everything due now (`Pipeline::run_until_idle`);
+    /// work scheduled for later (a retry's backoff, a quiet window) is left.
+    pub async fn step(&self) -> jules::pipeline::Stepped {
+        assert!(
+            !self.background,
+            "this host's workers run in the background: use wait_until_idle"
+        );
+        self.running
+            .pipeline
+            .run_until_idle()
+            .await
+            .expect("the store answers")
+    }
+
+    /// Step the pipeline until the store holds no unanswered text and no unsent reply:
+    /// work scheduled for later is waited for (to when it is due), up to 10 s. Nothing
+    /// runs after this returns, so a wrong extra send would already have been made.
+    pub async fn run_until_idle(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let row = client
-                .query_one(
-                    "SELECT (SELECT count(*) FROM messages WHERE direction = 'in' AND status IN ('received','processing'))
-                          + (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_lettered_at IS NULL)",
-                    &[],
-                )
-                .await
-                .unwrap();
-            let open: i64 = row.get(0);
-            if open == 0 {
-                break;
-            }
-            if Instant::now() >= deadline {
-                let rows = client
-                    .query(
-                        "SELECT 'out ' || coalesce(m.purpose, '') || ' attempts ' || o.attempts
-                                || ' error ' || coalesce(o.last_error, '-')
-                                || ' in doubt ' || (o.in_doubt_since IS NOT NULL)
-                                || ' due in ' || (o.next_attempt_at - now())
-                         FROM outbox o JOIN messages m ON m.id = o.message_id
-                         WHERE o.sent_at IS NULL AND o.dead_lettered_at IS NULL
-                         UNION ALL
-                         SELECT 'in ' || status FROM messages
-                         WHERE direction = 'in' AND status IN ('received', 'processing')",
-                        &[],
-                    )
-                    .await
-                    .unwrap();
-                let open: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-                panic!("{} messages still open after 10 s: {open:#?}", open.len());
-            }
+            self.step().await;
+            let Some(due_in) = self.open_work().await else {
+                return;
+            };
+            self.give_up_after(deadline).await;
+            tokio::time::sleep(due_in.clamp(Duration::from_millis(1), Duration::from_millis(200)))
+                .await;
+        }
+    }
+
+    /// For a host whose workers run in the background (`Options::background`): wait
+    /// until the store holds no open work, then a moment more (so a wrong extra send
+    /// would show).
+    pub async fn wait_until_idle(&self) {
+        assert!(
+            self.background,
+            "this host's pipeline is stepped: use run_until_idle"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.open_work().await.is_some() {
+            self.give_up_after(deadline).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+
+    /// None when no inbound text is unanswered and no outbound one unsent; else how
+    /// long until the earliest outbox row is due (10 ms when only texts are open: a
+    /// quiet window, or a released turn).
+    async fn open_work(&self) -> Option<Duration> {
+        let client = jules::store::migrate::connect(&self.db.url).await.unwrap();
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM messages WHERE direction = 'in' AND status IN ('received','processing'))
+                      + (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_lettered_at IS NULL),
+                        (SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 FROM outbox
+                          WHERE sent_at IS NULL AND dead_lettered_at IS NULL)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let open: i64 = row.get(0);
+        let due_in: Option<f64> = row.get(1);
+        (open > 0).then(|| {
+            due_in.map_or(Duration::from_millis(10), |s| {
+                Duration::from_secs_f64(s.max(0.0))
+            })
+        })
+    }
+
+    /// Fail, naming what is still open, once `deadline` has passed.
+    async fn give_up_after(&self, deadline: Instant) {
+        if Instant::now() < deadline {
+            return;
+        }
+        let client = jules::store::migrate::connect(&self.db.url).await.unwrap();
+        let rows = client
+            .query(
+                "SELECT 'out ' || coalesce(m.purpose, '') || ' attempts ' || o.attempts
+                        || ' error ' || coalesce(o.last_error, '-')
+                        || ' in doubt ' || (o.in_doubt_since IS NOT NULL)
+                        || ' due in ' || (o.next_attempt_at - now())
+                 FROM outbox o JOIN messages m ON m.id = o.message_id
+                 WHERE o.sent_at IS NULL AND o.dead_lettered_at IS NULL
+                 UNION ALL
+                 SELECT 'in ' || status FROM messages
+                 WHERE direction = 'in' AND status IN ('received', 'processing')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let open: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        panic!("{} messages still open after 10 s: {open:#?}", open.len());
     }
 
     pub async fn sql_one<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, sql: &str) -> T {

@@ -10,6 +10,8 @@ mod conversation;
 mod escalation;
 mod sender;
 mod shadow;
+#[cfg(feature = "test-support")]
+mod step;
 mod worker;
 
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use self::clock::Clock;
+#[cfg(feature = "test-support")]
+pub use self::step::Stepped;
 pub use self::worker::{Workers, spawn};
 use crate::carrier::Carriers;
 use crate::llm::Responder;
