@@ -13,6 +13,9 @@ pub struct Settings {
     pub rate: f64,
     pub l2: f64,
     pub seed: u64,
+    /// Buckets seen in fewer training messages than this keep weight zero: a feature
+    /// one message had is that message's noise, and collides with words never seen.
+    pub min_count: u32,
 }
 
 impl Default for Settings {
@@ -25,6 +28,7 @@ impl Default for Settings {
             rate: 0.1,
             l2: 0.1,
             seed: 1,
+            min_count: 1,
         }
     }
 }

@@ -58,7 +58,7 @@ pub fn train(dir: &Path, s: &Settings, errors: bool) -> Result<Trained, String> 
 /// Each head fitted on `train` and given its threshold on `dev`, with the model
 /// input as `detector` builds it.
 fn fit_heads(detector: &Detector, train: &[Item], dev: &[Item], s: &Settings) -> Vec<(Head, i32)> {
-    let x = inputs(detector, s.log2, train);
+    let x = common(inputs(detector, s.log2, train), s);
     let dev_x = inputs(detector, s.log2, dev);
     (0..HEADS.len())
         .map(|k| {
@@ -68,6 +68,26 @@ fn fit_heads(detector: &Detector, train: &[Item], dev: &[Item], s: &Settings) ->
             (head, threshold)
         })
         .collect()
+}
+
+/// `x` without the buckets fewer than `min_count` training messages had.
+fn common(mut x: Vec<Vec<u32>>, s: &Settings) -> Vec<Vec<u32>> {
+    if s.min_count <= 1 {
+        return x;
+    }
+    let mut seen = vec![0u32; 1 << s.log2];
+    for input in &x {
+        let mut buckets = input.clone();
+        buckets.sort_unstable();
+        buckets.dedup();
+        for b in buckets {
+            seen[b as usize] += 1;
+        }
+    }
+    for input in &mut x {
+        input.retain(|&b| seen[b as usize] >= s.min_count);
+    }
+    x
 }
 
 fn model_json(heads: &[(Head, i32)], s: &Settings, train: &[Item], dev: &[Item]) -> String {

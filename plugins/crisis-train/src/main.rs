@@ -24,6 +24,26 @@ fn main() -> ExitCode {
                 Some(seed) => settings.seed = seed,
                 None => return fail("--seed needs a whole number"),
             },
+            "--log2" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => settings.log2 = v,
+                None => return fail("--log2 needs a whole number"),
+            },
+            "--epochs" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => settings.epochs = v,
+                None => return fail("--epochs needs a whole number"),
+            },
+            "--min-count" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => settings.min_count = v,
+                None => return fail("--min-count needs a whole number"),
+            },
+            "--l2" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => settings.l2 = v,
+                None => return fail("--l2 needs a number"),
+            },
+            "--rate" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => settings.rate = v,
+                None => return fail("--rate needs a number"),
+            },
             flag if flag.starts_with("--") => return fail(&format!("unknown option {flag}")),
             path => dir = PathBuf::from(path),
         }
