@@ -1,6 +1,7 @@
-//! A crisis shadow on live traffic: the candidate sees sampled messages after the
-//! active bundle decided; its decisions are recorded beside the active ones and never
-//! reach anyone; a failing candidate is contained; a full queue drops and counts.
+//! Shadows on live traffic: the candidate sees sampled messages after the active
+//! bundle decided; its decisions are recorded beside the active ones and never reach
+//! anyone; a failing candidate is contained; a full queue drops and counts. Crisis,
+//! compliance and prompt building each have their own.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -9,8 +10,8 @@ use jules::policy::ShadowStats;
 use jules::rollout::{Source, shadow};
 use jules_policy_model::World;
 
-use crate::support::app::{Options, TestApp};
-use crate::support::{copy_bundle, sign, temp_bundle, test_component};
+use crate::support::app::{Options, TestApp, policy_dir};
+use crate::support::{copy_bundle, copy_bundle_from, sign, temp_bundle, test_component};
 
 const CRISIS: World = World::CrisisDetector;
 
@@ -34,10 +35,14 @@ fn eager_candidate(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 async fn set(app: &TestApp, source: &std::path::Path, sample: f64) {
+    set_for(app, CRISIS, source, sample).await
+}
+
+async fn set_for(app: &TestApp, world: World, source: &std::path::Path, sample: f64) {
     let agent = app.running.rollout.clone();
     shadow::start(
         app.running.pipeline.store.db(),
-        CRISIS,
+        world,
         &Source::Folder(source.to_path_buf()),
         sample,
         "tester",
@@ -48,7 +53,7 @@ async fn set(app: &TestApp, source: &std::path::Path, sample: f64) {
     .unwrap();
     let policies = &app.running.policies;
     for _ in 0..200 {
-        let digest = policies.shadow(CRISIS).map(|s| (s.bundle.digest, s.sample));
+        let digest = policies.shadow(world).map(|s| (s.bundle.digest, s.sample));
         if digest.as_ref().is_some_and(|(_, s)| *s == sample) {
             return;
         }
@@ -474,4 +479,117 @@ async fn the_admin_api_sets_a_shadow_for_authors_and_opens_its_texts_for_approve
     .await;
     assert_eq!(code, 200, "{body}");
     shadowing(&app, false).await;
+}
+
+/// The bundle the test hosts run (`policy_dir`) copied to `dir/name` with `change`
+/// made to its config, signed.
+fn changed_bundle(
+    dir: &std::path::Path,
+    name: &str,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> std::path::PathBuf {
+    let bundle = dir.join(name);
+    copy_bundle_from(&policy_dir().join(name), &bundle);
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut config);
+    std::fs::write(&path, config.to_string()).unwrap();
+    sign(&bundle);
+    bundle
+}
+
+/// A compliance candidate that also opts out on "ALTO" and a prompt candidate with
+/// another persona line: each disagrees where it should, is reported by its own
+/// labels, and nobody is opted out or answered by a candidate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_and_prompt_shadows_are_compared_and_never_act() {
+    let app = TestApp::start(Options::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let compliance = changed_bundle(dir.path(), "compliance", |c| {
+        c["keywords"]["opt-out"]
+            .as_array_mut()
+            .unwrap()
+            .push("ALTO".into())
+    });
+    let prompt = changed_bundle(dir.path(), "prompt", |c| {
+        c["persona"][0] = "You are Jules, a calm, patient companion people text.".into()
+    });
+    let (compliance_world, prompt_world) = (World::CompliancePolicy, World::PromptBuilder);
+    set_for(&app, compliance_world, &compliance, 1.0).await;
+    set_for(&app, prompt_world, &prompt, 1.0).await;
+
+    let (halt, chat) = ("+15557820001", "+15557820002");
+    app.text("cp-1", halt, "ALTO").await;
+    app.text("cp-2", chat, "how was your weekend").await;
+    app.run_until_idle().await;
+    let policies = &app.running.policies;
+    let db = app.running.pipeline.store.db();
+    let hour = Duration::from_secs(3600);
+    let seen = drained(&[policies.shadow_stats(compliance_world)]).await;
+    assert_eq!(
+        seen,
+        (2, 1, 1, 0),
+        "only ALTO is decided differently: {}",
+        shadow::report(db, compliance_world, hour)
+            .await
+            .unwrap()
+            .render(5)
+    );
+    assert_eq!(
+        drained(&[policies.shadow_stats(prompt_world)]).await,
+        (2, 0, 2, 0),
+        "both replies were asked for with the other persona"
+    );
+
+    // The active bundles acted: ALTO is not an opt-out, and was answered.
+    let to_halt = app.sent_to(halt);
+    assert_eq!(to_halt.len(), 1, "{to_halt:?}");
+    assert!(!to_halt[0].contains("unsubscribed"), "{to_halt:?}");
+    let opted_out: i64 = app
+        .sql_one("SELECT count(*) FROM users WHERE status = 'opted_out'")
+        .await;
+    assert_eq!(opted_out, 0);
+
+    let report = shadow::report(db, compliance_world, hour).await.unwrap();
+    assert_eq!(
+        report.parts.get("opt-out"),
+        Some(&(0, 0, 1)),
+        "{:?}",
+        report.parts
+    );
+    assert_eq!(
+        report.parts.get("call-llm").map(|p| p.0),
+        Some(1),
+        "{:?}",
+        report.parts
+    );
+    let halt_id: uuid::Uuid = app
+        .sql_one("SELECT id FROM messages WHERE carrier_message_id = 'cp-1'")
+        .await;
+    let disagreeing: Vec<_> = report.decisions.iter().filter(|d| !d.agreed).collect();
+    assert_eq!(disagreeing.len(), 1);
+    assert_eq!(disagreeing[0].message_id, halt_id);
+    assert!(report.extra_escalations().is_empty());
+    assert_eq!(
+        report.figures(),
+        "shadow agreed on 1 of 2 messages; 0 failed"
+    );
+    let text = report.render(10);
+    assert!(text.contains("actions: active (rows)"), "{text}");
+    assert!(!text.contains("ALTO"), "the report holds no text: {text}");
+
+    let report = shadow::report(db, prompt_world, hour).await.unwrap();
+    assert_eq!((report.decisions.len(), report.agreed()), (2, 0));
+    let text = report.render(10);
+    assert!(text.contains("prompt mode/max tokens"), "{text}");
+    assert!(
+        report
+            .labels
+            .keys()
+            .all(|(a, c)| a == c && a.starts_with("companion/")),
+        "same mode, other wording: {:?}",
+        report.labels
+    );
+    assert!(!text.contains("calm, patient"), "{text}");
 }

@@ -38,7 +38,11 @@ pub fn shipped_bundle(name: &str) -> PathBuf {
 /// A copy of a shipped bundle in `dst`, for serving: no corpora (serving never reads
 /// them), so the manifest drops them.
 pub fn copy_bundle(name: &str, dst: &Path) {
-    let src = shipped_bundle(name);
+    copy_bundle_from(&shipped_bundle(name), dst)
+}
+
+/// A copy of the bundle in `src` in `dst`, without corpora and unsigned.
+pub fn copy_bundle_from(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for file in ["component.wasm", "config.json"] {
         std::fs::copy(src.join(file), dst.join(file)).unwrap();

@@ -1,12 +1,13 @@
 //! What the compliance decision asks for, in its order: keyword answers, blocks, the
 //! age prompt, or a reply from the model — each shaped, with the disclosure when due.
 
-use jules_policy_model::{Action, Assessment, Outbound};
+use jules_policy_model::{Action, Assessment, Outbound, World};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::Pipeline;
 use super::conversation::{ComplianceLog, Gathered, decision, facts};
+use super::shadow::Asking;
 use crate::policy::PromptInput;
 use crate::store::{AgeStatus, ComplianceEvent, Purpose, TurnOutcome, UserStatus};
 
@@ -106,6 +107,7 @@ impl Pipeline {
             .unwrap_or_default();
         let asked = turn.asked.clone();
         let crisis = assessment.clone();
+        let shadow_facts = facts.clone();
         let request = self
             .policies
             .offload(move |p| {
@@ -118,6 +120,19 @@ impl Pipeline {
                 })
             })
             .await;
+        if let Some(&last) = turn.ids.last() {
+            self.shadow.offer(
+                last,
+                &turn.asked,
+                || Asking::Prompt {
+                    facts: shadow_facts,
+                    crisis: assessment.clone(),
+                    active: request.value.clone(),
+                },
+                World::PromptBuilder,
+                request.bundle.map(|d| d.to_string()),
+            );
+        }
         out.decisions.push(decision("prompt-builder", &request, |r| {
             json!({"crisis-mode": r.crisis_mode, "messages": r.messages.len(), "max-tokens": r.max_tokens})
         }));

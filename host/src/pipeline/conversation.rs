@@ -7,12 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use jules_policy_model::{
     Action, AgeStatus as PolicyAge, Assessment, Inbound, MemoryFact, Role, Tier as PolicyTier,
-    Turn as PolicyTurn, UserContext,
+    Turn as PolicyTurn, UserContext, World,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::Pipeline;
+use super::shadow::Asking;
 use crate::domain::Carrier;
 use crate::policy::Decided;
 use crate::store::{
@@ -71,12 +72,20 @@ impl Pipeline {
             return Ok(false);
         };
         let (assessment, decided) = self.decide(&turn.asked).await;
-        if let Some(last) = turn.ids.last() {
+        if let Some(&last) = turn.ids.last() {
             self.shadow.offer(
-                *last,
+                last,
                 &turn.asked,
-                &assessment.value,
+                || Asking::Crisis(assessment.value.clone()),
+                World::CrisisDetector,
                 assessment.bundle.map(|d| d.to_string()),
+            );
+            self.shadow.offer(
+                last,
+                &turn.asked,
+                || Asking::Compliance(decided.value.clone()),
+                World::CompliancePolicy,
+                decided.bundle.map(|d| d.to_string()),
             );
         }
         let mut out = TurnOutcome {

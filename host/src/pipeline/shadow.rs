@@ -1,27 +1,115 @@
-//! The crisis shadow: a sampled message goes to the candidate bundle after the active
-//! one decided, through a bounded queue (full: dropped and counted) to one worker that
-//! runs the candidate on a blocking thread and records both decisions side by side. It
+//! Shadows: a sampled message goes to a world's candidate bundle after the active one
+//! decided, through a bounded queue (full: dropped and counted) to one worker that runs
+//! the candidate on a blocking thread and records both decisions side by side. A shadow
 //! never delays or changes a reply and never sends anything.
+//!
+//! What is recorded is a summary without text: the crisis severity and categories, the
+//! compliance actions' names, the prompt's mode and shape. Whether the two agreed is
+//! decided on the whole decision (a compliance reply or a system prompt that changed
+//! wording disagrees), in memory.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use jules_policy_model::{Assessment, World};
+use jules_policy_model::{Assessment, Decision, LlmRequest, MemoryFact, World};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::conversation::Asked;
-use crate::policy::{PolicyRuntime, Shadow};
+use crate::policy::{LoadedBundle, PolicyRuntime, PromptInput, Shadow};
 use crate::store::{Backend, ShadowDecision};
 
-/// Jobs waiting for the shadow at most; more are dropped (and counted).
+/// Jobs waiting for the shadows at most; more are dropped (and counted).
 pub const QUEUE: usize = 1024;
+
+/// One world's question and the active bundle's answer.
+pub(super) enum Asking {
+    Crisis(Assessment),
+    Compliance(Decision),
+    Prompt {
+        facts: Vec<MemoryFact>,
+        crisis: Assessment,
+        active: LlmRequest,
+    },
+}
+
+impl Asking {
+    fn world(&self) -> World {
+        match self {
+            Asking::Crisis(_) => World::CrisisDetector,
+            Asking::Compliance(_) => World::CompliancePolicy,
+            Asking::Prompt { .. } => World::PromptBuilder,
+        }
+    }
+
+    fn active(&self) -> Value {
+        match self {
+            Asking::Crisis(a) => crisis_summary(a),
+            Asking::Compliance(d) => compliance_summary(d),
+            Asking::Prompt { active, .. } => prompt_summary(active),
+        }
+    }
+
+    /// The candidate's decision on the same input: its summary, and whether it is the
+    /// active one's.
+    fn ask(&self, bundle: &LoadedBundle, asked: &Asked) -> Result<(Value, bool), String> {
+        let err = |e: crate::policy::CallError| e.to_string();
+        Ok(match self {
+            Asking::Crisis(active) => {
+                let c = bundle
+                    .assess(&asked.inbound, &asked.context, &asked.recent)
+                    .map_err(err)?;
+                let agreed = c.severity == active.severity && c.categories == active.categories;
+                (crisis_summary(&c), agreed)
+            }
+            Asking::Compliance(active) => {
+                let c = bundle
+                    .evaluate(&asked.inbound, &asked.context)
+                    .map_err(err)?;
+                (compliance_summary(&c), &c == active)
+            }
+            Asking::Prompt {
+                facts,
+                crisis,
+                active,
+            } => {
+                let c = bundle
+                    .build(&PromptInput {
+                        message: &asked.inbound,
+                        user: &asked.context,
+                        recent: &asked.recent,
+                        facts,
+                        crisis,
+                    })
+                    .map_err(err)?;
+                (prompt_summary(&c), &c == active)
+            }
+        })
+    }
+}
+
+fn crisis_summary(a: &Assessment) -> Value {
+    json!({ "severity": a.severity.as_str(), "categories": a.categories })
+}
+
+fn compliance_summary(d: &Decision) -> Value {
+    json!({ "actions": d.actions.iter().map(|a| a.name()).collect::<Vec<_>>() })
+}
+
+fn prompt_summary(r: &LlmRequest) -> Value {
+    json!({
+        "crisis-mode": r.crisis_mode,
+        "messages": r.messages.len(),
+        "max-tokens": r.max_tokens,
+        "system-chars": r.system.chars().count(),
+    })
+}
 
 struct Job {
     message_id: Uuid,
     asked: Arc<Asked>,
-    active: Assessment,
+    asking: Asking,
     active_digest: Option<String>,
     shadow: Arc<Shadow>,
 }
@@ -31,10 +119,6 @@ pub struct Shadower {
     policies: Arc<PolicyRuntime>,
 }
 
-fn summary(a: &Assessment) -> Value {
-    json!({ "severity": a.severity.as_str(), "categories": a.categories })
-}
-
 impl Shadower {
     /// The queue and its worker.
     pub fn start(policies: Arc<PolicyRuntime>, store: Backend, capacity: usize) -> Shadower {
@@ -42,20 +126,18 @@ impl Shadower {
         let stats_of = policies.clone();
         tokio::spawn(async move {
             while let Some(job) = queue.recv().await {
-                let stats = stats_of.shadow_stats(World::CrisisDetector);
+                let world = job.asking.world();
+                let stats = stats_of.shadow_stats(world);
+                let active = job.asking.active();
                 let (bundle, asked) = (job.shadow.bundle.clone(), job.asked.clone());
-                let got = tokio::task::spawn_blocking(move || {
-                    bundle.assess(&asked.inbound, &asked.context, &asked.recent)
-                })
-                .await;
-                let (candidate, error) = match got {
-                    Ok(Ok(a)) => (Some(a), None),
-                    Ok(Err(e)) => (None, Some(e.to_string())),
-                    Err(e) => (None, Some(format!("the shadow call panicked: {e}"))),
+                let asking = job.asking;
+                let got = tokio::task::spawn_blocking(move || asking.ask(&bundle, &asked))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the shadow call panicked: {e}")));
+                let (candidate, error, agreed) = match got {
+                    Ok((summary, agreed)) => (Some(summary), None, agreed),
+                    Err(e) => (None, Some(e), false),
                 };
-                let agreed = candidate.as_ref().is_some_and(|c| {
-                    c.severity == job.active.severity && c.categories == job.active.categories
-                });
                 let counter = match (&candidate, agreed) {
                     (None, _) => &stats.failed,
                     (Some(_), true) => &stats.agreed,
@@ -64,11 +146,11 @@ impl Shadower {
                 counter.fetch_add(1, Ordering::Relaxed);
                 let row = ShadowDecision {
                     message_id: job.message_id,
-                    world: World::CrisisDetector.to_string(),
+                    world: world.to_string(),
                     active_digest: job.active_digest,
                     candidate_digest: job.shadow.bundle.digest.to_string(),
-                    active: summary(&job.active),
-                    candidate: candidate.as_ref().map(summary),
+                    active,
+                    candidate,
                     candidate_error: error,
                     agreed,
                     decided_at: std::time::SystemTime::now(),
@@ -81,25 +163,27 @@ impl Shadower {
         Shadower { jobs, policies }
     }
 
-    /// After the active crisis decision on `message_id`: hand a sample to the shadow.
+    /// After the active bundle of `asking`'s world decided on `message_id`: hand a
+    /// sample to that world's shadow, when it has one.
     pub(super) fn offer(
         &self,
         message_id: Uuid,
         asked: &Arc<Asked>,
-        active: &Assessment,
+        asking: impl FnOnce() -> Asking,
+        world: World,
         active_digest: Option<String>,
     ) {
-        let Some(shadow) = self.policies.shadow(World::CrisisDetector) else {
+        let Some(shadow) = self.policies.shadow(world) else {
             return;
         };
         if rand::random::<f64>() >= shadow.sample {
             return;
         }
-        let stats = self.policies.shadow_stats(World::CrisisDetector);
+        let stats = self.policies.shadow_stats(world);
         let job = Job {
             message_id,
             asked: asked.clone(),
-            active: active.clone(),
+            asking: asking(),
             active_digest,
             shadow,
         };

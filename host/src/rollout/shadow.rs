@@ -25,11 +25,6 @@ pub async fn start(
     reason: &str,
     told: &Told,
 ) -> Result<BundleRef, ControlError> {
-    if world != World::CrisisDetector {
-        return Err(ControlError::Bundle(format!(
-            "a shadow runs for crisis-detector only, not {world}"
-        )));
-    }
     if !(0.0..=1.0).contains(&sample) {
         return Err(ControlError::Bundle(format!(
             "--sample {sample}: give a share from 0 to 1"
@@ -80,12 +75,14 @@ pub async fn stop(
 /// What a shadow saw: its decisions beside the active ones.
 #[derive(Debug, Clone)]
 pub struct Report {
+    pub world: World,
     pub candidate: Option<BundleRef>,
     pub decisions: Vec<ShadowDecision>,
-    /// (active severity, candidate severity) → count.
-    pub severities: BTreeMap<(String, String), usize>,
-    /// Category → (both, active only, candidate only).
-    pub categories: BTreeMap<String, (usize, usize, usize)>,
+    /// (active label, candidate label) → count; the label is the crisis severity, the
+    /// compliance actions, or the prompt's mode (`label`).
+    pub labels: BTreeMap<(String, String), usize>,
+    /// Part (crisis category, compliance action) → (both, active only, candidate only).
+    pub parts: BTreeMap<String, (usize, usize, usize)>,
     pub failed: usize,
 }
 
@@ -103,15 +100,46 @@ fn severity(v: &Value) -> String {
     v["severity"].as_str().unwrap_or("none").to_string()
 }
 
-fn categories(v: &Value) -> Vec<String> {
-    v["categories"]
-        .as_array()
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|c| c.as_str().map(String::from))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A decision summary's row or column in the confusion table.
+fn label(world: World, v: &Value) -> String {
+    match world {
+        World::CrisisDetector => severity(v),
+        World::CompliancePolicy => {
+            let actions = strings(&v["actions"]);
+            if actions.is_empty() {
+                "(none)".into()
+            } else {
+                actions.join("+")
+            }
+        }
+        World::PromptBuilder => {
+            let mode = if v["crisis-mode"].as_bool() == Some(true) {
+                "crisis"
+            } else {
+                "companion"
+            };
+            format!("{mode}/{}", v["max-tokens"])
+        }
+    }
+}
+
+/// The parts of a decision counted one by one: crisis categories, compliance actions.
+fn parts(world: World, v: &Value) -> Vec<String> {
+    match world {
+        World::CrisisDetector => strings(&v["categories"]),
+        World::CompliancePolicy => strings(&v["actions"]),
+        World::PromptBuilder => Vec::new(),
+    }
 }
 
 impl Report {
@@ -130,7 +158,11 @@ impl Report {
     }
 
     /// Messages only one side escalated: the active bundle (`active`) or the candidate.
+    /// Only crisis decisions escalate.
     fn escalated_by(&self, active: bool) -> Vec<&ShadowDecision> {
+        if self.world != World::CrisisDetector {
+            return Vec::new();
+        }
         self.decisions
             .iter()
             .filter(|d| {
@@ -140,12 +172,25 @@ impl Report {
             .collect()
     }
 
+    /// The confusion table's labels, in order: severities by rank, others as seen.
+    fn axis(&self) -> Vec<String> {
+        if self.world == World::CrisisDetector {
+            return SEVERITIES.iter().map(|s| s.to_string()).collect();
+        }
+        let seen: std::collections::BTreeSet<&String> =
+            self.labels.keys().flat_map(|(a, c)| [a, c]).collect();
+        seen.into_iter().cloned().collect()
+    }
+
     /// One line of figures, for the history.
     pub fn figures(&self) -> String {
         let n = self.decisions.len();
+        let agreed = format!("shadow agreed on {} of {n} messages", self.agreed());
+        if self.world != World::CrisisDetector {
+            return format!("{agreed}; {} failed", self.failed);
+        }
         format!(
-            "shadow agreed on {} of {n} messages; escalated {} the active one did not, missed {}; {} failed",
-            self.agreed(),
+            "{agreed}; escalated {} the active one did not, missed {}; {} failed",
             self.extra_escalations().len(),
             self.missed_escalations().len(),
             self.failed
@@ -174,38 +219,54 @@ impl Report {
             "{n} messages, agreement {rate}, {} candidate failures\n",
             self.failed
         );
-        let _ = writeln!(out, "severity: active (rows) vs candidate (columns)");
-        let _ = write!(out, "{:<10}", "");
-        for c in SEVERITIES {
-            let _ = write!(out, "{c:>10}");
+        let what = match self.world {
+            World::CrisisDetector => "severity",
+            World::CompliancePolicy => "actions",
+            World::PromptBuilder => "prompt mode/max tokens",
+        };
+        let axis = self.axis();
+        let width = axis.iter().map(String::len).max().unwrap_or(0).max(8) + 2;
+        let _ = writeln!(out, "{what}: active (rows) vs candidate (columns)");
+        let _ = write!(out, "{:<width$}", "");
+        for c in &axis {
+            let _ = write!(out, "{c:>width$}");
         }
         let _ = writeln!(out);
-        for a in SEVERITIES {
-            let _ = write!(out, "{a:<10}");
-            for c in SEVERITIES {
+        for a in &axis {
+            let _ = write!(out, "{a:<width$}");
+            for c in &axis {
                 let count = self
-                    .severities
-                    .get(&(a.to_string(), c.to_string()))
+                    .labels
+                    .get(&(a.clone(), c.clone()))
                     .copied()
                     .unwrap_or(0);
-                let _ = write!(out, "{count:>10}");
+                let _ = write!(out, "{count:>width$}");
             }
             let _ = writeln!(out);
         }
-        let _ = writeln!(
-            out,
-            "\n{:<12} {:>6} {:>12} {:>15}",
-            "category", "both", "active only", "candidate only"
-        );
-        for (cat, (both, a, c)) in &self.categories {
-            let _ = writeln!(out, "{cat:<12} {both:>6} {a:>12} {c:>15}");
+        if !self.parts.is_empty() {
+            let part = if self.world == World::CrisisDetector {
+                "category"
+            } else {
+                "action"
+            };
+            let _ = writeln!(
+                out,
+                "\n{part:<24} {:>6} {:>12} {:>15}",
+                "both", "active only", "candidate only"
+            );
+            for (name, (both, a, c)) in &self.parts {
+                let _ = writeln!(out, "{name:<24} {both:>6} {a:>12} {c:>15}");
+            }
         }
-        let _ = writeln!(
-            out,
-            "\nescalated by the candidate only: {}; by the active bundle only: {}",
-            self.extra_escalations().len(),
-            self.missed_escalations().len()
-        );
+        if self.world == World::CrisisDetector {
+            let _ = writeln!(
+                out,
+                "\nescalated by the candidate only: {}; by the active bundle only: {}",
+                self.extra_escalations().len(),
+                self.missed_escalations().len()
+            );
+        }
         let disagreeing: Vec<&ShadowDecision> = self
             .decisions
             .iter()
@@ -217,16 +278,15 @@ impl Report {
         }
         for d in disagreeing {
             let candidate = match (&d.candidate, &d.candidate_error) {
-                (Some(c), _) => format!("{} {:?}", severity(c), categories(c)),
+                (Some(c), _) => c.to_string(),
                 (None, e) => format!("FAILED: {}", e.as_deref().unwrap_or("?")),
             };
             let _ = writeln!(
                 out,
-                "  {}  {}  active {} {:?} -> candidate {candidate}",
+                "  {}  {}  active {} -> candidate {candidate}",
                 d.message_id,
                 chrono::DateTime::<chrono::Utc>::from(d.decided_at).format("%Y-%m-%d %H:%M:%S"),
-                severity(&d.active),
-                categories(&d.active)
+                d.active,
             );
         }
         out
@@ -253,22 +313,22 @@ pub async fn report(store: &Backend, world: World, since: Duration) -> Result<Re
                 .is_none_or(|c| c.digest == d.candidate_digest)
         })
         .collect();
-    let mut severities = BTreeMap::new();
-    let mut cats: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut labels = BTreeMap::new();
+    let mut counted: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let mut failed = 0;
     for d in &decisions {
         let Some(c) = &d.candidate else {
             failed += 1;
             continue;
         };
-        *severities
-            .entry((severity(&d.active), severity(c)))
+        *labels
+            .entry((label(world, &d.active), label(world, c)))
             .or_default() += 1;
-        let (a, c) = (categories(&d.active), categories(c));
+        let (a, c) = (parts(world, &d.active), parts(world, c));
         let named: std::collections::BTreeSet<&String> = a.iter().chain(&c).collect();
-        for cat in named {
-            let e = cats.entry(cat.clone()).or_default();
-            match (a.contains(cat), c.contains(cat)) {
+        for name in named {
+            let e = counted.entry(name.clone()).or_default();
+            match (a.contains(name), c.contains(name)) {
                 (true, true) => e.0 += 1,
                 (true, false) => e.1 += 1,
                 _ => e.2 += 1,
@@ -276,10 +336,11 @@ pub async fn report(store: &Backend, world: World, since: Duration) -> Result<Re
         }
     }
     Ok(Report {
+        world,
         candidate,
         decisions,
-        severities,
-        categories: cats,
+        labels,
+        parts: counted,
         failed,
     })
 }

@@ -155,6 +155,8 @@ pub async fn report(
             "extra_escalations": seen.extra_escalations().len(),
             "missed_escalations": seen.missed_escalations().len(),
             "figures": seen.figures(),
+            "confusion": seen.labels.iter().map(|((a, c), n)| json!({"active": a, "candidate": c, "count": n})).collect::<Vec<_>>(),
+            "parts": seen.parts.iter().map(|(name, (both, a, c))| json!({"name": name, "both": both, "active_only": a, "candidate_only": c})).collect::<Vec<_>>(),
             "disagreements": rows,
         })),
     ))
