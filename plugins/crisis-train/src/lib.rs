@@ -34,10 +34,14 @@ pub fn train(dir: &Path, s: &Settings, errors: bool) -> Result<Trained, String> 
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let base = splice::without_model(&text)?;
     let rules_only = Detector::from_config_json(&base).map_err(|e| format!("config: {e}"))?;
-    // The regression corpus is what the bundle promises: it is seen twice.
+    // The regression corpus is what the bundle promises: it is seen several times.
     let curated = load(dir, &TRAIN[..1])?;
     let rest = load(dir, &TRAIN[1..])?;
-    let train: Vec<Item> = [curated.clone(), curated, rest].concat();
+    let mut train: Vec<Item> = Vec::new();
+    for _ in 0..s.corpus_weight {
+        train.extend(curated.iter().cloned());
+    }
+    train.extend(rest);
     let dev = load(dir, &DEV)?;
 
     let first = fit_heads(&rules_only, &train, &dev, s);
@@ -101,13 +105,15 @@ fn model_json(heads: &[(Head, i32)], s: &Settings, train: &[Item], dev: &[Item])
     out.push_str("    \"note\": \"Written by scripts/train-crisis (plugins/crisis-train); do not edit. See README.md.\",\n");
     out.push_str(&format!("    \"buckets-log2\": {},\n", s.log2));
     out.push_str(&format!(
-        "    \"trained-on\": {{ \"weights\": [{}], \"thresholds\": [{}], \"items\": [{}, {}], \"seed\": {}, \"epochs\": {} }},\n",
+        "    \"trained-on\": {{ \"weights\": [{}], \"thresholds\": [{}], \"items\": [{}, {}], \"seed\": {}, \"epochs\": {}, \"corpus-weight\": {}, \"min-count\": {} }},\n",
         files(&TRAIN),
         files(&DEV),
         train.len(),
         dev.len(),
         s.seed,
-        s.epochs
+        s.epochs,
+        s.corpus_weight,
+        s.min_count
     ));
     out.push_str("    \"heads\": {\n");
     for (k, (head, threshold)) in heads.iter().enumerate() {

@@ -36,6 +36,10 @@ fn main() -> ExitCode {
                 Some(v) => settings.min_count = v,
                 None => return fail("--min-count needs a whole number"),
             },
+            "--corpus-weight" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(v) => settings.corpus_weight = v,
+                None => return fail("--corpus-weight needs a whole number"),
+            },
             "--l2" => match args.next().and_then(|v| v.parse().ok()) {
                 Some(v) => settings.l2 = v,
                 None => return fail("--l2 needs a number"),
