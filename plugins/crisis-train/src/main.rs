@@ -1,4 +1,5 @@
-//! `jules-crisis-train [BUNDLE] [--seed N] [--check] [--errors]`: trains the crisis
+//! `jules-crisis-train [BUNDLE] [--seed N] [--check] [--errors]` (and the settings'
+//! options, `policies/crisis/README.md`): trains the crisis
 //! detector's model and writes it into `BUNDLE/config.json` (default
 //! `policies/crisis`); `--errors` lists the dev messages it gets wrong.
 //! `--check` writes nothing and exits 1 when the config's model is not what training
@@ -17,40 +18,34 @@ fn main() -> ExitCode {
     let mut errors = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        match a.as_str() {
-            "--check" => check = true,
-            "--errors" => errors = true,
-            "--seed" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(seed) => settings.seed = seed,
-                None => return fail("--seed needs a whole number"),
-            },
-            "--log2" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(v) => settings.log2 = v,
-                None => return fail("--log2 needs a whole number"),
-            },
-            "--epochs" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(v) => settings.epochs = v,
-                None => return fail("--epochs needs a whole number"),
-            },
-            "--min-count" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(v) => settings.min_count = v,
-                None => return fail("--min-count needs a whole number"),
-            },
-            "--corpus-weight" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(v) => settings.corpus_weight = v,
-                None => return fail("--corpus-weight needs a whole number"),
-            },
-            "--l2" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(v) => settings.l2 = v,
-                None => return fail("--l2 needs a number"),
-            },
-            "--rate" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(v) => settings.rate = v,
-                None => return fail("--rate needs a number"),
-            },
+        let set_ok = match a.as_str() {
+            "--check" => {
+                check = true;
+                Ok(())
+            }
+            "--errors" => {
+                errors = true;
+                Ok(())
+            }
+            "--seed" => set(&mut args, &a, &mut settings.seed),
+            "--log2" => set(&mut args, &a, &mut settings.log2),
+            "--epochs" => set(&mut args, &a, &mut settings.epochs),
+            "--min-count" => set(&mut args, &a, &mut settings.min_count),
+            "--corpus-weight" => set(&mut args, &a, &mut settings.corpus_weight),
+            "--l2" => set(&mut args, &a, &mut settings.l2),
+            "--rate" => set(&mut args, &a, &mut settings.rate),
             flag if flag.starts_with("--") => return fail(&format!("unknown option {flag}")),
-            path => dir = PathBuf::from(path),
+            path => {
+                dir = PathBuf::from(path);
+                Ok(())
+            }
+        };
+        if let Err(e) = set_ok {
+            return fail(&e);
         }
+    }
+    if !(10..=20).contains(&settings.log2) {
+        return fail(&format!("--log2 {}: give 10 to 20", settings.log2));
     }
     let trained = match train(&dir, &settings, errors) {
         Ok(t) => t,
@@ -74,6 +69,19 @@ fn main() -> ExitCode {
     }
     println!("wrote {}", path.display());
     ExitCode::SUCCESS
+}
+
+/// Reads the value after `flag` into `field`.
+fn set<T: std::str::FromStr>(
+    args: &mut impl Iterator<Item = String>,
+    flag: &str,
+    field: &mut T,
+) -> Result<(), String> {
+    let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+    *field = value
+        .parse()
+        .map_err(|_| format!("{flag}: {value:?} is not a valid value"))?;
+    Ok(())
 }
 
 fn fail(message: &str) -> ExitCode {
