@@ -11,27 +11,21 @@ use jules::rollout::{Source, shadow};
 use jules_policy_model::World;
 
 use crate::support::app::{Options, TestApp, policy_dir};
-use crate::support::{copy_bundle, copy_bundle_from, sign, temp_bundle, test_component};
+use crate::support::{copy_bundle_from, sign, temp_bundle, test_component};
 
 const CRISIS: World = World::CrisisDetector;
 
-/// The shipped crisis bundle plus one rule: "long day at the office" is self-harm.
+/// The crisis bundle plus one rule: "long day at the office" is self-harm.
 fn eager_candidate(dir: &std::path::Path) -> std::path::PathBuf {
-    let bundle = dir.join("eager");
-    copy_bundle("crisis", &bundle);
-    let path = bundle.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    config["rules"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({
-            "id": "test.long-day", "category": "self-harm", "severity": "moderate",
-            "note": "a test rule that flags too much", "patterns": ["long day at the office"]
-        }));
-    std::fs::write(&path, config.to_string()).unwrap();
-    sign(&bundle);
-    bundle
+    changed_bundle(dir, "crisis", |config| {
+        config["rules"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "id": "test.long-day", "category": "self-harm", "severity": "moderate",
+                "note": "a test rule that flags too much", "patterns": ["long day at the office"]
+            }))
+    })
 }
 
 async fn set(app: &TestApp, source: &std::path::Path, sample: f64) {

@@ -1,6 +1,8 @@
 //! What the compliance decision asks for, in its order: keyword answers, blocks, the
 //! age prompt, or a reply from the model — each shaped, with the disclosure when due.
 
+use std::sync::Arc;
+
 use jules_policy_model::{Action, Assessment, Outbound, World};
 use serde_json::json;
 use uuid::Uuid;
@@ -99,15 +101,15 @@ impl Pipeline {
         out: &mut TurnOutcome,
     ) -> (Uuid, String) {
         // The user row was just read: its preferences are the freshest copy.
-        let facts = turn
-            .user
-            .preferences
-            .as_ref()
-            .map(facts)
-            .unwrap_or_default();
-        let asked = turn.asked.clone();
-        let crisis = assessment.clone();
-        let shadow_facts = facts.clone();
+        // Shared with a prompt shadow, when there is one, without a copy.
+        let facts: Arc<Vec<_>> = Arc::new(
+            turn.user
+                .preferences
+                .as_ref()
+                .map(facts)
+                .unwrap_or_default(),
+        );
+        let (asked, crisis, built_on) = (turn.asked.clone(), assessment.clone(), facts.clone());
         let request = self
             .policies
             .offload(move |p| {
@@ -115,7 +117,7 @@ impl Pipeline {
                     message: &asked.inbound,
                     user: &asked.context,
                     recent: &asked.recent,
-                    facts: &facts,
+                    facts: &built_on,
                     crisis: &crisis,
                 })
             })
@@ -125,7 +127,7 @@ impl Pipeline {
                 last,
                 &turn.asked,
                 || Asking::Prompt {
-                    facts: shadow_facts,
+                    facts,
                     crisis: assessment.clone(),
                     active: request.value.clone(),
                 },

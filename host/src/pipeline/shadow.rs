@@ -28,7 +28,7 @@ pub(super) enum Asking {
     Crisis(Assessment),
     Compliance(Decision),
     Prompt {
-        facts: Vec<MemoryFact>,
+        facts: Arc<Vec<MemoryFact>>,
         crisis: Assessment,
         active: LlmRequest,
     },
