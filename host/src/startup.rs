@@ -11,7 +11,7 @@ use crate::crypto::{KeyOrigin, Secrets};
 use crate::http::{AppState, router};
 use crate::llm::Responder;
 use crate::memory::Memory;
-use crate::pipeline::{self, Pipeline, Workers};
+use crate::pipeline::{self, Drained, Pipeline, Workers};
 use crate::policy::PolicyRuntime;
 use crate::store::{Backend, Store};
 
@@ -51,6 +51,7 @@ pub struct Running {
     workers: Option<Workers>,
     server: tokio::task::JoinHandle<()>,
     shutdown: Arc<tokio::sync::Notify>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Running {
@@ -67,16 +68,32 @@ impl Running {
         }
     }
 
-    /// Stop taking work, let the sends already started finish and be recorded (10 s at
-    /// most), then stop serving.
-    pub async fn stop(mut self) {
-        if let Some(w) = self.workers.take() {
-            w.drain(std::time::Duration::from_secs(10)).await;
-        }
+    /// Shut down without losing work: `/ready` answers 503 at once; no new turn is
+    /// claimed; turns already started finish (`shutdown_turns` at most) while their
+    /// replies go out; then the sends already started finish and are recorded (10 s at
+    /// most); then the listener closes. What is left is taken up again when its lease
+    /// ends.
+    pub async fn stop(mut self) -> Drained {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let drained = match self.workers.take() {
+            Some(w) => {
+                w.drain(self.pipeline.settings.shutdown_turns, SEND_DRAIN)
+                    .await
+            }
+            None => Drained {
+                turns_finished: true,
+                sends_recorded: true,
+            },
+        };
         self.shutdown.notify_one();
         let _ = (&mut self.server).await;
+        drained
     }
 }
+
+/// How long sends already started may take to finish and be recorded at shutdown.
+const SEND_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Build everything from `config` and `secrets`, listen, start the workers.
 pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running> {
@@ -140,6 +157,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         &config.data_dir,
         Arc::new(secrets.clone()),
     )?;
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let state = AppState {
         policies: policies.clone(),
         store: ingress_store,
@@ -147,6 +165,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         ingress: Arc::new(services.ingress.clone()),
         rollout: rollout.clone(),
         admin: config.admin_key.clone().map(Arc::new),
+        stopping: stopping.clone(),
     };
     let admin = crate::http::admin::router(state.clone());
     let app = router(state, &services.http);
@@ -190,6 +209,7 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         workers,
         server,
         shutdown,
+        stopping,
     })
 }
 
@@ -217,9 +237,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?;
     let running = start(&config, secrets).await?;
     eprintln!("jules: listening on http://{}", running.addr);
-    let _ = tokio::signal::ctrl_c().await;
-    running.stop().await;
+    let signal = stop_signal().await?;
+    eprintln!(
+        "jules: {signal}: not ready; finishing the turns in flight (up to {:?}), then their sends (up to {SEND_DRAIN:?})",
+        running.pipeline.settings.shutdown_turns
+    );
+    let drained = running.stop().await;
+    eprintln!(
+        "jules: stopped ({}, {})",
+        if drained.turns_finished {
+            "every turn started was answered"
+        } else {
+            "turns left are answered again when their lease ends"
+        },
+        if drained.sends_recorded {
+            "every send started was recorded"
+        } else {
+            "sends left are sent again when their lease ends"
+        }
+    );
     Ok(())
+}
+
+/// SIGTERM (what container runtimes send) or ctrl-c, whichever comes first.
+async fn stop_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => Ok("SIGTERM"),
+        r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").map_err(Into::into),
+    }
 }
 
 /// Apply pending migrations (MIGRATE_ON_START), or refuse to run on an old schema.

@@ -11,4 +11,5 @@ mod migrate;
 mod policy;
 mod rollout;
 mod serve;
+mod shutdown;
 mod signing;

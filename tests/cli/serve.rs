@@ -21,7 +21,7 @@ pub(crate) fn get(addr: &str, path: &str) -> String {
 }
 
 /// Kills the server when the test ends, passing or failing.
-pub(crate) struct Server(std::process::Child);
+pub(crate) struct Server(pub(crate) std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {

@@ -46,7 +46,8 @@ async fn set_for(app: &TestApp, world: World, source: &std::path::Path, sample: 
     .await
     .unwrap();
     let policies = &app.running.policies;
-    for _ in 0..200 {
+    // Preparing a candidate compiles it; under a loaded debug build that takes seconds.
+    for _ in 0..600 {
         let digest = policies.shadow(world).map(|s| (s.bundle.digest, s.sample));
         if digest.as_ref().is_some_and(|(_, s)| *s == sample) {
             return;

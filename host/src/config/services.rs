@@ -151,6 +151,10 @@ pub fn from_env() -> Result<Services, ConfigError> {
             )?,
             crisis_alert_url,
             shadow_queue: positive("SHADOW_QUEUE", defaults.shadow_queue)?,
+            shutdown_turns: millis(
+                "SHUTDOWN_TURNS_MS",
+                defaults.shutdown_turns.as_millis() as u64,
+            )?,
         },
         http: HttpSettings {
             max_body_bytes: positive("MAX_BODY_BYTES", 256 * 1024)?,

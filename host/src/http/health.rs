@@ -162,6 +162,12 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     )
 }
 
-pub async fn ready() -> (StatusCode, Json<Value>) {
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": "shutting down" })),
+        );
+    }
     (StatusCode::OK, Json(json!({ "ready": true })))
 }

@@ -32,6 +32,10 @@ pub struct AppState {
     pub rollout: Arc<crate::rollout::Agent>,
     /// How admin API tokens are checked; `None`: the admin API is off.
     pub admin: Option<Arc<admin::auth::TokenKey>>,
+    /// Set once the host is shutting down: `/ready` answers 503 so load balancers stop
+    /// routing here. Webhooks that still arrive are stored and acknowledged (a carrier
+    /// that does not retry would lose them otherwise); the next host answers them.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 pub use self::clock::Clock;
 #[cfg(feature = "test-support")]
 pub use self::step::Stepped;
-pub use self::worker::{Workers, spawn};
+pub use self::worker::{Drained, Workers, spawn};
 use crate::carrier::Carriers;
 use crate::llm::Responder;
 use crate::memory::Memory;
@@ -54,6 +54,9 @@ pub struct PipelineSettings {
     pub crisis_alert_url: Option<String>,
     /// Messages waiting for a crisis shadow at most; more are dropped and counted.
     pub shadow_queue: usize,
+    /// At shutdown, how long turns already started may take to finish
+    /// (`SHUTDOWN_TURNS_MS`); the sends they queued then have 10 s more.
+    pub shutdown_turns: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -69,6 +72,7 @@ impl Default for PipelineSettings {
             settle_after: Duration::from_secs(30),
             crisis_alert_url: None,
             shadow_queue: shadow::QUEUE,
+            shutdown_turns: Duration::from_secs(15),
         }
     }
 }

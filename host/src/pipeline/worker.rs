@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use super::Pipeline;
@@ -13,44 +13,104 @@ use super::sender::Accepted;
 
 /// The running loops; dropping this does not stop them — call `stop` or `drain`.
 pub struct Workers {
-    handles: Vec<JoinHandle<()>>,
+    /// Tell the conversation loop, then the outbox loop, to stop claiming.
+    stop_turns: watch::Sender<bool>,
+    stop_sends: watch::Sender<bool>,
+    conversations: JoinHandle<()>,
+    outbox: JoinHandle<()>,
+    /// One permit per turn the conversation loop may run; all free: no turn running.
+    turns: Arc<Semaphore>,
+    turn_slots: u32,
+    heap: JoinHandle<()>,
     /// Records what the carriers accepted; ends once the last send has.
     recorder: JoinHandle<()>,
 }
 
+/// What a drain got done before its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Every turn that had started was answered (else those left are answered again
+    /// when their lease ends, here or on another host).
+    pub turns_finished: bool,
+    /// Every send that had started was recorded (else those left are sent again when
+    /// their lease ends).
+    pub sends_recorded: bool,
+}
+
 impl Workers {
-    /// Stop claiming work, at once (sends already started finish on their own).
+    /// Stop claiming work, at once (turns and sends already started finish on their
+    /// own, or die with the process and are taken up again when their lease ends).
     pub fn stop(self) {
-        self.handles.iter().for_each(JoinHandle::abort);
+        self.conversations.abort();
+        self.outbox.abort();
+        self.heap.abort();
     }
 
-    /// Stop claiming work, then wait up to `limit` for the sends already started and
-    /// their records, so a message the carrier took is not sent again after a restart.
-    pub async fn drain(self, limit: Duration) {
-        self.handles.iter().for_each(JoinHandle::abort);
-        if tokio::time::timeout(limit, self.recorder).await.is_err() {
+    /// Stop claiming conversations; wait up to `turns` for the turns already started
+    /// (their replies keep going out meanwhile); then, within `sends`, send what is
+    /// due, stop claiming sends, and wait for those started and their records, so a
+    /// message the carrier took is not sent again after a restart. Texts not yet
+    /// claimed stay stored for the next host.
+    pub async fn drain(self, turns: Duration, sends: Duration) -> Drained {
+        self.heap.abort();
+        let _ = self.stop_turns.send(true);
+        let _ = self.conversations.await;
+        let turns_finished = tokio::time::timeout(turns, self.turns.acquire_many(self.turn_slots))
+            .await
+            .is_ok();
+        if !turns_finished {
             tracing::warn!(
-                ?limit,
+                limit = ?turns,
+                "turns still running at shutdown are answered again when their lease ends"
+            );
+        }
+        let _ = self.stop_sends.send(true);
+        let mut outbox = self.outbox;
+        let recorder = self.recorder;
+        let sends_recorded = tokio::time::timeout(sends, async {
+            let _ = (&mut outbox).await;
+            let _ = recorder.await;
+        })
+        .await
+        .is_ok();
+        outbox.abort();
+        if !sends_recorded {
+            tracing::warn!(
+                limit = ?sends,
                 "sends still in flight at shutdown are sent again when their lease ends"
             );
+        }
+        Drained {
+            turns_finished,
+            sends_recorded,
         }
     }
 }
 
 /// Start the conversation loop, the outbox loop and the heap loop on the current runtime.
 pub fn spawn(pipeline: Pipeline) -> Workers {
+    let turn_slots = pipeline
+        .settings
+        .concurrency
+        .clamp(1, Semaphore::MAX_PERMITS) as u32;
+    let turns = Arc::new(Semaphore::new(turn_slots as usize));
+    let (stop_turns, turns_stopped) = watch::channel(false);
+    let (stop_sends, sends_stopped) = watch::channel(false);
     let conversations = {
-        let p = pipeline.clone();
-        tokio::spawn(async move { conversation_loop(p).await })
+        let (p, turns) = (pipeline.clone(), turns.clone());
+        tokio::spawn(async move { conversation_loop(p, turns, turns_stopped).await })
     };
     let (accepted, to_record) = tokio::sync::mpsc::unbounded_channel();
     let recorder = tokio::spawn(pipeline.clone().record_sent(to_record));
-    let outbox = {
-        let p = pipeline;
-        tokio::spawn(async move { outbox_loop(p, accepted).await })
-    };
+    let outbox = tokio::spawn(outbox_loop(pipeline, accepted, sends_stopped));
     Workers {
-        handles: vec![conversations, outbox, tokio::spawn(heap_loop())],
+        stop_turns,
+        stop_sends,
+        conversations,
+        outbox,
+        heap: tokio::spawn(heap_loop()),
+        turns,
+        turn_slots,
         recorder,
     }
 }
@@ -64,10 +124,12 @@ fn sweep_every(p: &Pipeline) -> Duration {
     )
 }
 
-async fn conversation_loop(p: Pipeline) {
-    let slots = Arc::new(Semaphore::new(p.settings.concurrency.max(1)));
+async fn conversation_loop(p: Pipeline, slots: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
     let mut swept: Option<Instant> = None;
     loop {
+        if *stop.borrow() {
+            return;
+        }
         if swept.is_none_or(|t| t.elapsed() >= sweep_every(&p)) {
             match p.store.db().recover_conversations().await {
                 Ok(0) => {}
@@ -114,6 +176,7 @@ async fn conversation_loop(p: Pipeline) {
         tokio::select! {
             _ = p.inbound_ready.notified(), if p.settings.quiet.is_zero() => {}
             _ = tokio::time::sleep(wait) => {}
+            Ok(()) = stop.changed() => {}
         }
         if p.settings.quiet.is_zero() {
             // Texts arriving together are claimed together: one claim per gather
@@ -156,7 +219,13 @@ const CLAIM_BATCH: usize = 32;
 /// dead-lettered), so one person's messages go out in the order they were queued,
 /// across retries and hosts. What the carriers took goes to `accepted`, to be recorded
 /// in batches.
-async fn outbox_loop(p: Pipeline, accepted: UnboundedSender<Accepted>) {
+///
+/// Once `stop` is set it claims until nothing due is left, then returns.
+async fn outbox_loop(
+    p: Pipeline,
+    accepted: UnboundedSender<Accepted>,
+    mut stop: watch::Receiver<bool>,
+) {
     let limit = p.settings.send_concurrency.max(1);
     let slots = Arc::new(Semaphore::new(limit));
     // Claim again once this many slots are free, not one row at a time.
@@ -199,9 +268,13 @@ async fn outbox_loop(p: Pipeline, accepted: UnboundedSender<Accepted>) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot claim the outbox"),
         }
+        if *stop.borrow() {
+            return;
+        }
         tokio::select! {
             _ = p.outbox_ready.notified() => {}
             _ = tokio::time::sleep(p.settings.poll) => {}
+            Ok(()) = stop.changed() => {}
         }
     }
 }
