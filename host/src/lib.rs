@@ -21,3 +21,4 @@ pub mod policy;
 pub mod rollout;
 pub mod startup;
 pub mod store;
+pub mod telemetry;

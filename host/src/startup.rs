@@ -97,6 +97,8 @@ const SEND_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Build everything from `config` and `secrets`, listen, start the workers.
 pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running> {
+    // Before anything is counted: what is recorded without a recorder is lost.
+    crate::telemetry::handle();
     if config.environment.is_production() {
         let keys_set = matches!(secrets.origin, KeyOrigin::Environment);
         let refused = crate::config::production::refusals(config, keys_set);

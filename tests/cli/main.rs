@@ -7,6 +7,7 @@ mod support;
 mod chat;
 mod diff;
 mod keys;
+mod metrics;
 mod migrate;
 mod policy;
 mod rollout;

@@ -3,6 +3,7 @@
 use jules_policy_model::{LlmRequest, Role};
 use serde_json::{Value, json};
 
+use super::Answered;
 use super::retry::Failure;
 
 #[derive(Debug, Clone)]
@@ -35,7 +36,11 @@ impl Anthropic {
         })
     }
 
-    pub async fn call(&self, http: &reqwest::Client, req: &LlmRequest) -> Result<String, Failure> {
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        req: &LlmRequest,
+    ) -> Result<Answered, Failure> {
         let url = format!("{}/v1/messages", self.base_url.trim_end_matches('/'));
         let request = http
             .post(url)
@@ -57,7 +62,12 @@ impl Anthropic {
                     reason: "anthropic: the reply holds no text".into(),
                 });
             }
-            return Ok(text);
+            let tokens = |k: &str| body["usage"][k].as_u64().unwrap_or(0);
+            return Ok(Answered {
+                text,
+                input_tokens: tokens("input_tokens"),
+                output_tokens: tokens("output_tokens"),
+            });
         }
         let kind = body["error"]["type"].as_str().unwrap_or("unknown");
         let reason = format!(

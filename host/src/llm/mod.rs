@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jules_policy_model::LlmRequest;
+use metrics::{counter, histogram};
 
 pub use self::anthropic::Anthropic;
 pub use self::openai::OpenAi;
@@ -33,12 +34,27 @@ impl Provider {
         }
     }
 
-    async fn call(&self, http: &reqwest::Client, req: &LlmRequest) -> Result<String, Failure> {
+    pub fn model(&self) -> &str {
+        match self {
+            Provider::Anthropic(p) => &p.model,
+            Provider::OpenAi(p) => &p.model,
+        }
+    }
+
+    async fn call(&self, http: &reqwest::Client, req: &LlmRequest) -> Result<Answered, Failure> {
         match self {
             Provider::Anthropic(p) => p.call(http, req).await,
             Provider::OpenAi(p) => p.call(http, req).await,
         }
     }
+}
+
+/// A provider's answer: the reply and what it cost.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub text: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -231,8 +247,10 @@ impl Responder {
 
     async fn with_retries(&self, slot: &Slot, req: &LlmRequest) -> Result<String, Failure> {
         let mut n = 0;
+        let (provider, model) = (slot.provider.name(), slot.provider.model().to_owned());
         loop {
             slot.calls.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
             let attempt = tokio::time::timeout(self.timeout, slot.provider.call(&self.http, req))
                 .await
                 .unwrap_or_else(|_| {
@@ -245,8 +263,26 @@ impl Responder {
                         retry_after: None,
                     })
                 });
+            let outcome = match &attempt {
+                Ok(_) => "ok",
+                Err(Failure::Retryable { .. }) => "retryable",
+                Err(Failure::Fatal { .. }) => "fatal",
+            };
+            histogram!("jules_model_call_duration_seconds", "provider" => provider, "model" => model.clone())
+                .record(started.elapsed());
+            counter!("jules_model_calls_total", "provider" => provider, "model" => model.clone(), "outcome" => outcome)
+                .increment(1);
             match attempt {
-                Ok(text) => return Ok(text),
+                Ok(answered) => {
+                    for (direction, n) in [
+                        ("input", answered.input_tokens),
+                        ("output", answered.output_tokens),
+                    ] {
+                        counter!("jules_model_tokens_total", "provider" => provider, "model" => model.clone(), "direction" => direction)
+                            .increment(n);
+                    }
+                    return Ok(answered.text);
+                }
                 Err(f) => {
                     slot.failures.fetch_add(1, Ordering::Relaxed);
                     let Failure::Retryable { retry_after, .. } = &f else {
@@ -262,6 +298,8 @@ impl Responder {
                         ?wait,
                         "retrying"
                     );
+                    counter!("jules_model_retries_total", "provider" => provider, "model" => model.clone())
+                        .increment(1);
                     tokio::time::sleep(wait).await;
                     n += 1;
                 }

@@ -3,6 +3,7 @@
 use jules_policy_model::{LlmRequest, Role};
 use serde_json::{Value, json};
 
+use super::Answered;
 use super::retry::Failure;
 
 #[derive(Debug, Clone)]
@@ -30,7 +31,11 @@ impl OpenAi {
         })
     }
 
-    pub async fn call(&self, http: &reqwest::Client, req: &LlmRequest) -> Result<String, Failure> {
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        req: &LlmRequest,
+    ) -> Result<Answered, Failure> {
         let url = format!(
             "{}/v1/chat/completions",
             self.base_url.trim_end_matches('/')
@@ -41,8 +46,13 @@ impl OpenAi {
             .json(&self.body(req));
         let (status, after, body) = super::exchange("openai", request).await?;
         if status.is_success() {
+            let tokens = |k: &str| body["usage"][k].as_u64().unwrap_or(0);
             return match body["choices"][0]["message"]["content"].as_str() {
-                Some(t) if !t.trim().is_empty() => Ok(t.to_string()),
+                Some(t) if !t.trim().is_empty() => Ok(Answered {
+                    text: t.to_string(),
+                    input_tokens: tokens("prompt_tokens"),
+                    output_tokens: tokens("completion_tokens"),
+                }),
                 _ => Err(Failure::Fatal {
                     reason: "openai: the reply holds no text".into(),
                 }),

@@ -32,6 +32,8 @@ pub(super) struct Gathered {
     /// The carrier the answers go out through (the first text's).
     pub carrier: Carrier,
     pub now: SystemTime,
+    /// When the turn's first text was stored.
+    pub first_at: SystemTime,
     pub asked: Arc<Asked>,
 }
 
@@ -201,11 +203,17 @@ impl Pipeline {
             context,
             recent: history.iter().map(policy_turn).collect(),
         };
+        let first_at = pending
+            .iter()
+            .map(|(t, _)| t.at_ms)
+            .min()
+            .map_or(now, crate::store::from_millis);
         Ok(Some(Gathered {
             user,
             ids,
             carrier,
             now,
+            first_at,
             asked: Arc::new(asked),
         }))
     }
@@ -241,6 +249,7 @@ impl Pipeline {
         if !queued.is_empty() {
             self.outbox_ready.notify_one();
         }
+        counted(turn, out);
         if let Some((message_id, text)) = chatted
             && queued.contains(&message_id)
         {
@@ -268,6 +277,19 @@ impl ComplianceLog {
             detail: detail.to_string(),
             bundle_digest: self.digest.clone(),
         })
+    }
+}
+
+/// A closed turn in the metrics: its compliance events, and the time from its first
+/// text's arrival to its answers being queued.
+fn counted(turn: &Gathered, out: &TurnOutcome) {
+    metrics::counter!("jules_turns_total").increment(1);
+    if let Ok(waited) = SystemTime::now().duration_since(turn.first_at) {
+        metrics::histogram!("jules_turn_duration_seconds").record(waited);
+    }
+    for entry in &out.compliance {
+        metrics::counter!("jules_compliance_events_total", "event" => entry.event.as_str())
+            .increment(1);
     }
 }
 

@@ -94,6 +94,8 @@ impl Pipeline {
             })
             .await?;
         tracing::warn!(event = %event, severity = a.severity.as_str(), "crisis escalated for human review");
+        metrics::counter!("jules_crisis_escalations_total", "severity" => a.severity.as_str())
+            .increment(1);
         if let Some(url) = self.settings.crisis_alert_url.clone() {
             let body = json!({
                 "event_id": event,

@@ -68,11 +68,13 @@ impl Pipeline {
             Purpose::OptOutConfirmation | Purpose::Help | Purpose::CrisisResources
         );
         if row.user_status == UserStatus::OptedOut && !allowed_after_opt_out {
+            counted(&row, "dead-letter", "opted-out");
             db.dead_letter(row.outbox_id, "the person opted out before it was sent")
                 .await?;
             return Ok(None);
         }
         if row.user_status == UserStatus::Blocked {
+            counted(&row, "dead-letter", "blocked");
             db.dead_letter(row.outbox_id, "the person is blocked")
                 .await?;
             return Ok(None);
@@ -91,11 +93,13 @@ impl Pipeline {
         {
             Ok(carrier_id) => {
                 tracing::info!(outbox = %row.outbox_id, carrier = %row.carrier, attempts = row.attempts, "sent");
+                counted(&row, "sent", "");
                 Ok(Some((row.outbox_id, carrier_id.filter(|s| !s.is_empty()))))
             }
             Err(SendError::NotSent(reason)) if row.attempts < self.settings.max_attempts => {
                 let wait = self.outbox_delay(row.attempts);
                 tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "send failed; will retry");
+                counted(&row, "retry", "");
                 // The real clock: the database compares due times with its own now().
                 db.retry_at(row.outbox_id, &reason, SystemTime::now() + wait, false)
                     .await?;
@@ -108,12 +112,14 @@ impl Pipeline {
                     .outbox_delay(row.attempts)
                     .max(self.settings.settle_after);
                 tracing::warn!(outbox = %row.outbox_id, attempts = row.attempts, reason = %reason, ?wait, "send outcome unknown; the carrier is asked before any resend");
+                counted(&row, "unknown", "");
                 db.retry_at(row.outbox_id, &reason, SystemTime::now() + wait, true)
                     .await?;
                 Ok(None)
             }
             Err(e) => {
                 tracing::error!(outbox = %row.outbox_id, attempts = row.attempts, error = %e, "dead-lettered");
+                counted(&row, "dead-letter", "refused");
                 db.dead_letter(row.outbox_id, &e.to_string()).await?;
                 Ok(None)
             }
@@ -152,6 +158,7 @@ impl Pipeline {
             }
             Ok(None) if row.attempts > max => {
                 tracing::error!(outbox = %row.outbox_id, attempts = row.attempts, "dead-lettered: the carrier never took it");
+                counted(row, "dead-letter", "never-taken");
                 db.dead_letter(row.outbox_id, "the carrier never took it; no attempts left")
                     .await?;
                 Ok(Settled::Later)
@@ -173,6 +180,7 @@ impl Pipeline {
             }
             Err(reason) => {
                 tracing::error!(alert = true, outbox = %row.outbox_id, reason = %reason, "the carrier cannot say whether it took this message; dead-lettered rather than risk a duplicate");
+                counted(row, "dead-letter", "outcome-unknown");
                 let why =
                     format!("outcome unknown, the carrier cannot say ({reason}); not sent again");
                 db.dead_letter(row.outbox_id, &why).await?;
@@ -190,4 +198,15 @@ enum Settled {
     Send,
     /// Nothing to send now (retry, dead letter, or settled meanwhile).
     Later,
+}
+
+/// Counts a send attempt's outcome (`jules_sends_total`) and, for a dead letter, why
+/// (`jules_dead_letters_total`).
+fn counted(row: &Outgoing, outcome: &'static str, reason: &'static str) {
+    let carrier = row.carrier.as_str();
+    metrics::counter!("jules_sends_total", "carrier" => carrier, "outcome" => outcome).increment(1);
+    if outcome == "dead-letter" {
+        metrics::counter!("jules_dead_letters_total", "carrier" => carrier, "reason" => reason)
+            .increment(1);
+    }
 }

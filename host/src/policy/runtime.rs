@@ -308,16 +308,30 @@ impl PolicyRuntime {
         slot.stats.calls.fetch_add(1, Ordering::Relaxed);
         let Some(bundle) = slot.active.load_full() else {
             slot.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+            let labels = [("world", world.as_str()), ("digest", "native-baseline")];
+            metrics::counter!("jules_policy_calls_total", &labels).increment(1);
+            metrics::counter!("jules_policy_fallbacks_total", &labels).increment(1);
             return Decided {
                 value: baseline(&slot.builtin).expect("the builtin baseline matches its slot"),
                 bundle: None,
                 fallback: Some(Fallback::NoComponent),
             };
         };
+        let started = std::time::Instant::now();
         let result = {
             let _running = InFlight::enter(&slot.stats.in_flight);
             call(&bundle)
         };
+        metrics::histogram!("jules_policy_call_duration_seconds", "world" => world.as_str())
+            .record(started.elapsed());
+        let labels = [
+            ("world", world.as_str().to_owned()),
+            ("digest", bundle.digest.to_string()),
+        ];
+        metrics::counter!("jules_policy_calls_total", &labels).increment(1);
+        if result.is_err() {
+            metrics::counter!("jules_policy_fallbacks_total", &labels).increment(1);
+        }
         match result {
             Ok(value) => Decided {
                 value,

@@ -162,6 +162,11 @@ impl Backend {
         dispatch!(self, s => s.rejected_count().await)
     }
 
+    /// Outbox rows neither sent nor dead-lettered.
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.outbox_depth().await)
+    }
+
     /// Record a key's check value unless one is recorded; then every recorded one, as
     /// (kind, key id, value).
     pub async fn key_checks(

@@ -1,6 +1,7 @@
 //! The admin API, `/admin/v1/...`: policy rollouts (state, history, decisions,
 //! push, activate, rollback) and crisis review, behind JWT roles. It can be bound to
-//! an address of its own (`ADMIN_ADDR`) so it need not face the internet.
+//! an address of its own (`ADMIN_ADDR`) so it need not face the internet; `/metrics`
+//! is served beside it.
 
 pub mod auth;
 mod crisis;
@@ -75,6 +76,9 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/crisis-events", get(crisis::list))
         .route("/admin/v1/crisis-events/{id}", get(crisis::show))
         .route("/admin/v1/crisis-events/{id}/close", post(crisis::close))
+        // Beside the admin API: on ADMIN_ADDR when set, never facing carriers then.
+        .route("/metrics", get(crate::telemetry::scrape))
+        .route_layer(axum::middleware::from_fn(crate::telemetry::http))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

@@ -48,9 +48,19 @@ const USER_COLUMNS: &str = "id, phone, name, email, preferences, status, age_sta
      first_contact_at, last_disclosure_at, opted_out_at, opted_in_at";
 
 impl PgStore {
+    /// A pooled connection; the wait for it is `jules_store_pool_wait_seconds`.
+    pub(super) async fn client(
+        &self,
+    ) -> Result<deadpool_postgres::Object, deadpool_postgres::PoolError> {
+        let started = std::time::Instant::now();
+        let client = self.pool.get().await;
+        metrics::histogram!("jules_store_pool_wait_seconds").record(started.elapsed());
+        client
+    }
+
     /// Run one statement (prepared once per connection) on a pooled connection.
     async fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let statement = client.prepare_cached(sql).await?;
         Ok(client.execute(&statement, params).await?)
     }
@@ -60,13 +70,13 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let statement = client.prepare_cached(sql).await?;
         Ok(client.query(&statement, params).await?)
     }
 
     async fn row(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let statement = client.prepare_cached(sql).await?;
         Ok(client.query_one(&statement, params).await?)
     }
@@ -76,7 +86,7 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let statement = client.prepare_cached(sql).await?;
         Ok(client.query_opt(&statement, params).await?)
     }
@@ -139,17 +149,17 @@ impl PgStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.pool.get().await?.simple_query("SELECT 1").await?;
+        self.client().await?.simple_query("SELECT 1").await?;
         Ok(())
     }
 
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         Ok(migrate::apply(&mut client, POSTGRES).await?)
     }
 
     pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         Ok(migrate::status(&client, POSTGRES).await?)
     }
 
@@ -255,7 +265,7 @@ impl PgStore {
     /// Queue a reply: its message row (queued) and its outbox row, in one transaction.
     /// None when this inbound message already has a reply of this purpose.
     pub async fn queue_reply(&self, r: &NewReply<'_>) -> Result<Option<Uuid>, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let inserted = tx
             .execute(
@@ -349,6 +359,16 @@ impl PgStore {
     pub async fn rejected_count(&self) -> Result<i64, StoreError> {
         Ok(self
             .row("SELECT count(*) FROM rejected_events", &[])
+            .await?
+            .get(0))
+    }
+
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .row(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_lettered_at IS NULL",
+                &[],
+            )
             .await?
             .get(0))
     }
@@ -461,7 +481,7 @@ impl PgStore {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let (table, column) = (col.table, col.column);
         let sql = format!(
             "SELECT id, {column} FROM {table}
@@ -480,7 +500,7 @@ impl PgStore {
         old: &[u8],
         new: &[u8],
     ) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let (table, column) = (col.table, col.column);
         let sql = format!("UPDATE {table} SET {column} = $3 WHERE id = $1 AND {column} = $2");
         Ok(client.execute(&sql, &[&id, &old, &new]).await? == 1)

@@ -82,7 +82,7 @@ impl PgStore {
         at: SystemTime,
     ) -> Result<bool, StoreError> {
         let state = outcome.closes_as();
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let n = tx
             .execute(

@@ -113,7 +113,7 @@ impl PgStore {
     }
 
     pub async fn stage(&self, change: &Change<'_>, bundle: &BundleRef) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let current = locked(&tx, change.world).await?;
         tx.execute(
@@ -143,7 +143,7 @@ impl PgStore {
         change: &Change<'_>,
         digest: &str,
     ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let current = locked(&tx, change.world).await?;
         let Some(candidate) = current
@@ -176,7 +176,7 @@ impl PgStore {
         change: &Change<'_>,
         digest: &str,
     ) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let current = locked(&tx, change.world).await?;
         let Some(desired) =
@@ -208,7 +208,7 @@ impl PgStore {
         &self,
         change: &Change<'_>,
     ) -> Result<Result<DesiredRow, RolloutRefusal>, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let current = locked(&tx, change.world).await?;
         let Some((previous, active)) = current.and_then(|d| Some((d.previous?, d.active))) else {
@@ -237,7 +237,7 @@ impl PgStore {
         change: &Change<'_>,
         shadow: Option<&ShadowRef>,
     ) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let current = locked(&tx, change.world).await?;
         let active = current
@@ -305,7 +305,7 @@ impl PgStore {
             d.active.to_string(),
             d.candidate.as_ref().map(|c| c.to_string()),
         );
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
             .await?;

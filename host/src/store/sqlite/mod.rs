@@ -351,6 +351,17 @@ impl SqliteStore {
             .await
     }
 
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_lettered_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
         let (provider, event_id) = (provider.to_owned(), event_id.to_owned());
         self.with(move |c| {
