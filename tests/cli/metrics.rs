@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use prometheus_parse::{Scrape, Value};
 
-use crate::serve::{get, post_text, start_logged};
+use crate::serve::{Fakes, get, post_text, start_logged};
 use crate::support::TestDatabase;
 use crate::support::fakes::Fake;
 
@@ -80,34 +80,18 @@ fn settled(admin: &str, carrier: &Fake, turns: usize) -> (String, Scrape) {
 
 #[test]
 fn metrics_count_what_the_host_did_and_carry_no_personal_data() {
-    let fakes = tokio::runtime::Runtime::new().unwrap();
-    let (db, carrier, model) = fakes.block_on(async {
-        (
-            TestDatabase::create().await,
-            Fake::bandwidth().await,
-            Fake::anthropic().await,
-        )
-    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDatabase::create());
+    let fakes = Fakes::start(&runtime);
+    let (carrier, model) = (&fakes.carrier, &fakes.model);
     let data = tempfile::tempdir().unwrap();
-    let policies = crate::support::app::policy_dir().display().to_string();
-    let trusted = crate::support::trusted_keys();
-    let env = [
-        ("POLICY_DIR", policies.as_str()),
-        ("POLICY_TRUSTED_KEYS", trusted.as_str()),
+    let env = fakes.env(&[
         ("DATABASE_URL", db.url.as_str()),
         ("COALESCE_WINDOW_MS", "0"),
-        ("BANDWIDTH_ACCOUNT_ID", "9900000"),
-        ("BANDWIDTH_USERNAME", "api-user"),
-        ("BANDWIDTH_PASSWORD", "api-pass"),
-        ("BANDWIDTH_APPLICATION_ID", "app-1"),
-        ("BANDWIDTH_NUMBER", "+15550001111"),
-        ("BANDWIDTH_API_URL", carrier.url.as_str()),
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", model.url.as_str()),
         ("ANTHROPIC_MODEL", "claude-test-model"),
         ("JWT_SECRET_KEY", "a-secret-of-thirty-two-bytes-or-more!!"),
         ("ADMIN_ADDR", "127.0.0.1:0"),
-    ];
+    ]);
     let (_server, addr, banner, _logs) = start_logged(data.path(), &env);
     let admin = banner
         .lines()
@@ -123,11 +107,11 @@ fn metrics_count_what_the_host_did_and_carry_no_personal_data() {
         let ok = post_text(&addr, "", &format!("mx{i}"), from, text);
         assert!(ok.starts_with("HTTP/1.1 2"), "{ok}");
     }
-    settled(&admin, &carrier, 3);
+    settled(&admin, carrier, 3);
     // A second text from the first person: their history is read from memory.
     let ok = post_text(&addr, "", "mx3", texts[0].0, "anyway how was your day");
     assert!(ok.starts_with("HTTP/1.1 2"), "{ok}");
-    let (body, scraped) = settled(&admin, &carrier, 4);
+    let (body, scraped) = settled(&admin, carrier, 4);
     let v = |name: &str, labels: &[(&str, &str)]| {
         value(&scraped, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?}:\n{body}"))
     };

@@ -84,6 +84,48 @@ pub(crate) fn start_logged(
     panic!("no listening line:\n{banner}");
 }
 
+/// A fake Bandwidth that sends and a fake Anthropic, and the variables pointing a host
+/// at them and at the test bundles (signed by the test key, no age gate).
+pub(crate) struct Fakes {
+    pub(crate) carrier: Fake,
+    pub(crate) model: Fake,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl Fakes {
+    pub(crate) fn start(runtime: &tokio::runtime::Runtime) -> Fakes {
+        let (carrier, model) =
+            runtime.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
+        let vars = vec![
+            ("BANDWIDTH_ACCOUNT_ID", "9900000".into()),
+            ("BANDWIDTH_USERNAME", "api-user".into()),
+            ("BANDWIDTH_PASSWORD", "api-pass".into()),
+            ("BANDWIDTH_APPLICATION_ID", "app-1".into()),
+            ("BANDWIDTH_NUMBER", "+15550001111".into()),
+            ("BANDWIDTH_API_URL", carrier.url.clone()),
+            ("ANTHROPIC_API_KEY", "sk-ant-test".into()),
+            ("ANTHROPIC_BASE_URL", model.url.clone()),
+            (
+                "POLICY_DIR",
+                crate::support::app::policy_dir().display().to_string(),
+            ),
+            ("POLICY_TRUSTED_KEYS", crate::support::trusted_keys()),
+        ];
+        Fakes {
+            carrier,
+            model,
+            vars,
+        }
+    }
+
+    /// The variables, then `more`.
+    pub(crate) fn env<'a>(&'a self, more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut env: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(more);
+        env
+    }
+}
+
 pub(crate) fn json_body(response: &str) -> serde_json::Value {
     let body = &response[response.find("\r\n\r\n").expect("a body") + 4..];
     serde_json::from_str(body).expect("json")
@@ -398,29 +440,16 @@ fn production_logs_are_json_without_texts_or_phone_numbers() {
     let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
     let (keys, blind) = (format!("k1:{}", b64(7)), b64(9));
     // Production sends through a real carrier and asks a real model: fakes of both.
-    let fakes = tokio::runtime::Runtime::new().unwrap();
-    let policies = crate::support::app::policy_dir().display().to_string();
-    let trusted = crate::support::trusted_keys();
-    let (carrier, model) =
-        fakes.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
-    let env = [
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fakes = Fakes::start(&runtime);
+    let env = fakes.env(&[
         ("ENVIRONMENT", "production"),
         ("ENCRYPTION_KEYS", keys.as_str()),
         ("BLIND_INDEX_KEY", blind.as_str()),
         ("LOG_LEVEL", "info"),
         ("BANDWIDTH_WEBHOOK_USERNAME", "hook"),
         ("BANDWIDTH_WEBHOOK_PASSWORD", "secret"),
-        ("BANDWIDTH_ACCOUNT_ID", "9900000"),
-        ("BANDWIDTH_USERNAME", "api-user"),
-        ("BANDWIDTH_PASSWORD", "api-pass"),
-        ("BANDWIDTH_APPLICATION_ID", "app-1"),
-        ("BANDWIDTH_NUMBER", "+15550001111"),
-        ("BANDWIDTH_API_URL", carrier.url.as_str()),
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", model.url.as_str()),
-        ("POLICY_DIR", policies.as_str()),
-        ("POLICY_TRUSTED_KEYS", trusted.as_str()),
-    ];
+    ]);
     let (server, addr, _banner, logs) = start_logged(data.path(), &env);
     let good = base64::engine::general_purpose::STANDARD.encode("hook:secret");
     let bad = base64::engine::general_purpose::STANDARD.encode("hook:guess");

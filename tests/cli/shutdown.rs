@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::serve::{get, post_text, start_logged};
+use crate::serve::{Fakes, get, post_text, start_logged};
 use crate::support::TestDatabase;
-use crate::support::fakes::{Fake, anthropic_reply};
+use crate::support::fakes::anthropic_reply;
 
 /// Polls `f` every 20 ms until it holds; fails naming `what` after `limit`.
 fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
@@ -19,33 +19,17 @@ fn until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn sigterm_finishes_the_turn_in_flight_then_exits_zero() {
-    let fakes = tokio::runtime::Runtime::new().unwrap();
-    let (db, carrier, model) = fakes.block_on(async {
-        (
-            TestDatabase::create().await,
-            Fake::bandwidth().await,
-            Fake::anthropic().await,
-        )
-    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDatabase::create());
+    let fakes = Fakes::start(&runtime);
+    let (carrier, model) = (&fakes.carrier, &fakes.model);
     // The first reply takes 3 s: the stop arrives while its turn is running.
     model.script([anthropic_reply("still here with you").after(Duration::from_secs(3))]);
     let data = tempfile::tempdir().unwrap();
-    let policies = crate::support::app::policy_dir().display().to_string();
-    let trusted = crate::support::trusted_keys();
-    let env = [
-        ("POLICY_DIR", policies.as_str()),
-        ("POLICY_TRUSTED_KEYS", trusted.as_str()),
+    let env = fakes.env(&[
         ("DATABASE_URL", db.url.as_str()),
         ("COALESCE_WINDOW_MS", "0"),
-        ("BANDWIDTH_ACCOUNT_ID", "9900000"),
-        ("BANDWIDTH_USERNAME", "api-user"),
-        ("BANDWIDTH_PASSWORD", "api-pass"),
-        ("BANDWIDTH_APPLICATION_ID", "app-1"),
-        ("BANDWIDTH_NUMBER", "+15550001111"),
-        ("BANDWIDTH_API_URL", carrier.url.as_str()),
-        ("ANTHROPIC_API_KEY", "sk-ant-test"),
-        ("ANTHROPIC_BASE_URL", model.url.as_str()),
-    ];
+    ]);
     let (mut server, addr, _banner, logs) = start_logged(data.path(), &env);
     let (first, second) = ("+15557650001", "+15557650002");
     let ok = post_text(&addr, "", "m1", first, "long day. tell me something nice");
