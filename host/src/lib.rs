@@ -18,6 +18,7 @@ pub mod memory;
 pub mod net;
 pub mod pipeline;
 pub mod policy;
+pub mod reporting;
 pub mod rollout;
 pub mod startup;
 pub mod store;

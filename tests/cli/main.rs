@@ -11,6 +11,7 @@ mod metrics;
 mod migrate;
 mod policy;
 mod rollout;
+mod sentry;
 mod serve;
 mod shutdown;
 mod signing;

@@ -347,16 +347,24 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
         // Postgres NOTICEs ("relation already exists, skipping") are not news.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     // Production logs are JSON lines for the log pipeline; they never hold message text
     // or phone numbers (nothing logs them).
-    let _ = if std::env::var("ENVIRONMENT").is_ok_and(|e| e.trim() == "production") {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let production = std::env::var("ENVIRONMENT").is_ok_and(|e| e.trim() == "production");
+    let json = production.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .json()
+    });
+    let plain =
+        (!production).then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(json)
+        .with(plain)
+        .with(crate::reporting::layers())
+        .try_init();
 }
 
 /// The configuration, or None after saying which variable is wrong.
@@ -388,6 +396,17 @@ fn check_config() -> ExitCode {
 fn serve() -> ExitCode {
     let Some(config) = config() else {
         return ExitCode::from(2);
+    };
+    // Held until the host stops: dropping it sends what is queued.
+    let _reporting = match crate::reporting::init(
+        config.sentry_dsn.as_deref(),
+        &config.environment.to_string(),
+    ) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
     };
     run_async(async {
         match crate::startup::serve(config).await {

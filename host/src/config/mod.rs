@@ -40,6 +40,8 @@ pub struct Config {
     pub admin_key: Option<crate::http::admin::auth::TokenKey>,
     /// Where the admin API listens when not beside the webhooks (ADMIN_ADDR).
     pub admin_addr: Option<String>,
+    /// Where errors and panics are reported (Sentry), scrubbed of personal data.
+    pub sentry_dsn: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +183,7 @@ impl Config {
             environment,
             admin_key,
             admin_addr: var("ADMIN_ADDR"),
+            sentry_dsn: var("SENTRY_DSN"),
         })
     }
 }
