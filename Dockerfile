@@ -1,5 +1,8 @@
 # Jules: one binary plus its policy bundles.
-# Build: docker build -t jules .     Run: docker run -p 8000:8000 --env-file .env jules
+# Build: docker build -t jules .
+# Run:   docker run -p 8000:8000 -e DATABASE_URL=… -e REDIS_URL=… jules
+# (not with a .env copied from .env.example: its HOST=127.0.0.1 and POLICY_DIR=policies
+# are for running from a checkout and would override this image's settings)
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src

@@ -1,5 +1,5 @@
 //! The `jules` binary as operators and authors run it: `serve`, `chat`, `keys`,
-//! `migrate`, `policy`.
+//! `migrate`, `policy`; how a host stops, its metrics and its error reports.
 
 #[path = "../support/mod.rs"]
 mod support;

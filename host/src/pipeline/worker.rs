@@ -54,10 +54,16 @@ impl Workers {
     pub async fn drain(self, turns: Duration, sends: Duration) -> Drained {
         self.heap.abort();
         let _ = self.stop_turns.send(true);
-        let _ = self.conversations.await;
-        let turns_finished = tokio::time::timeout(turns, self.turns.acquire_many(self.turn_slots))
-            .await
-            .is_ok();
+        // The loop may be waiting for a free slot for a conversation it claimed: that
+        // wait is part of the turns' time.
+        let mut conversations = self.conversations;
+        let turns_finished = tokio::time::timeout(turns, async {
+            let _ = (&mut conversations).await;
+            let _ = self.turns.acquire_many(self.turn_slots).await;
+        })
+        .await
+        .is_ok();
+        conversations.abort();
         if !turns_finished {
             tracing::warn!(
                 limit = ?turns,
