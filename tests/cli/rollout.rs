@@ -11,8 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use jules::policy::{BundleSource, SIGNATURE_FILE, SigningIdentity};
 
-use super::serve::{Server, get, json_body, post_text, start_logged};
-use crate::support::fakes::Fake;
+use super::serve::{Fakes, Server, get, json_body, post_text, start_logged};
 use crate::support::{TestDatabase, copy_bundle, sign, signing_key};
 
 const CRISIS: &str = "crisis-detector";
@@ -21,45 +20,35 @@ struct Fleet {
     db: TestDatabase,
     env: Vec<(String, String)>,
     data: tempfile::TempDir,
-    _fakes: (tokio::runtime::Runtime, Fake, Fake),
+    _fakes: (tokio::runtime::Runtime, Fakes),
 }
 
 impl Fleet {
     fn new() -> Fleet {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let db = rt.block_on(TestDatabase::create());
-        let (carrier, model) =
-            rt.block_on(async { (Fake::bandwidth().await, Fake::anthropic().await) });
+        let fakes = Fakes::start(&rt);
         let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
-        let env = [
-            ("ENVIRONMENT", "production".to_string()),
-            ("DATABASE_URL", db.url.clone()),
-            ("ENCRYPTION_KEYS", format!("k1:{}", b64(7))),
-            ("BLIND_INDEX_KEY", b64(9)),
-            ("BANDWIDTH_WEBHOOK_USERNAME", "hook".into()),
-            ("BANDWIDTH_WEBHOOK_PASSWORD", "secret".into()),
-            ("BANDWIDTH_ACCOUNT_ID", "9900000".into()),
-            ("BANDWIDTH_USERNAME", "api-user".into()),
-            ("BANDWIDTH_PASSWORD", "api-pass".into()),
-            ("BANDWIDTH_APPLICATION_ID", "app-1".into()),
-            ("BANDWIDTH_NUMBER", "+15550001111".into()),
-            ("BANDWIDTH_API_URL", carrier.url.clone()),
-            ("ANTHROPIC_API_KEY", "sk-ant-test".into()),
-            ("ANTHROPIC_BASE_URL", model.url.clone()),
-            ("JWT_SECRET_KEY", crate::support::app::ADMIN_SECRET.into()),
-            (
-                "POLICY_DIR",
-                crate::support::app::policy_dir().display().to_string(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let (keys, blind) = (format!("k1:{}", b64(7)), b64(9));
+        // Each host adds the keys it trusts after these (the later value wins).
+        let env = fakes
+            .env(&[
+                ("ENVIRONMENT", "production"),
+                ("DATABASE_URL", db.url.as_str()),
+                ("ENCRYPTION_KEYS", keys.as_str()),
+                ("BLIND_INDEX_KEY", blind.as_str()),
+                ("BANDWIDTH_WEBHOOK_USERNAME", "hook"),
+                ("BANDWIDTH_WEBHOOK_PASSWORD", "secret"),
+                ("JWT_SECRET_KEY", crate::support::app::ADMIN_SECRET),
+            ])
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Fleet {
             db,
             env,
             data: tempfile::tempdir().unwrap(),
-            _fakes: (rt, carrier, model),
+            _fakes: (rt, fakes),
         }
     }
 
