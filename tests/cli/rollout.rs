@@ -23,6 +23,11 @@ struct Fleet {
     _fakes: (tokio::runtime::Runtime, Fakes),
 }
 
+/// How long `activate` and `rollback` wait for the hosts to prepare a bundle: two
+/// component compiles and a fuel-metered init of the crisis model take well over 10 s
+/// in a debug build on a loaded machine. Healthy hosts answer as soon as they are ready.
+const WAIT: &str = "60";
+
 impl Fleet {
     fn new() -> Fleet {
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -106,7 +111,7 @@ impl Fleet {
             "--reason",
             reason,
             "--wait",
-            "20",
+            WAIT,
         ])
     }
 }
@@ -407,7 +412,7 @@ fn a_fleet_converges_on_activations_refuses_what_does_not_verify_and_rolls_back(
         "--reason",
         "too eager",
         "--wait",
-        "20",
+        WAIT,
         "--admin",
         &url,
         "--token",
@@ -513,7 +518,7 @@ fn bundles_come_from_a_registry_and_a_host_that_cannot_reach_it_keeps_serving_th
         "--reason",
         "from the registry",
         "--wait",
-        "20",
+        WAIT,
     ]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(crisis_digest(&a), digest_of(&v2));
