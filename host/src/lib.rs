@@ -5,6 +5,7 @@
 //! (testing bundles against their corpora), `config` (the environment), `crypto`
 //! (sealing personal data at rest).
 
+pub mod age;
 pub mod carrier;
 pub mod cli;
 pub mod config;

@@ -27,3 +27,19 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .build()
         .expect("an HTTP client with a TLS provider builds")
 }
+
+/// What went wrong with a request, for logs and errors: a timeout or a refused
+/// connection said plainly, with the underlying cause.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        e.to_string()
+    };
+    if let Some(src) = std::error::Error::source(e) {
+        s.push_str(&format!(" ({src})"));
+    }
+    s
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use jules_policy_model::World;
 
+use crate::age::AgeVerifier;
 use crate::carrier::Carriers;
 use crate::config::Config;
 use crate::crypto::{KeyOrigin, Secrets};
@@ -135,12 +136,18 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         !config.environment.is_production(),
         services.carrier_timeout,
     ));
+    let age = match &services.veriff {
+        Some(settings) => AgeVerifier::Veriff(crate::age::Veriff::new(settings.clone())),
+        None if config.environment.is_production() => AgeVerifier::Missing,
+        None => AgeVerifier::StandIn,
+    };
     let pipeline = Pipeline::new(
         store,
         memory,
         policies.clone(),
         responder,
         carriers,
+        age,
         services.pipeline.clone(),
     );
     // The desired state, where one exists, decides over POLICY_DIR before traffic.
@@ -393,5 +400,14 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets, pipeli
         eprintln!("  sms    CONSOLE carrier: replies are printed (set BANDWIDTH_* or TWILIO_*)");
     } else {
         eprintln!("  sms    {carrier}");
+    }
+    match &*pipeline.age {
+        AgeVerifier::Veriff(v) => eprintln!("  age    veriff {}", v.settings.base_url),
+        AgeVerifier::StandIn => eprintln!(
+            "  age    DEVELOPMENT STAND-IN: a texted date of birth is believed (set VERIFF_API_KEY)"
+        ),
+        AgeVerifier::Missing => {
+            eprintln!("  age    NONE: age prompts go out without a link (set VERIFF_API_KEY)")
+        }
     }
 }

@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod age;
 mod compliance;
 mod ingress;
 mod policy_threads;

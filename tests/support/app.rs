@@ -85,6 +85,8 @@ pub struct Options {
     pub beside: Option<Shared>,
     /// The compliance bundle as shipped: new people are asked to verify their age.
     pub age_gate: bool,
+    /// Veriff (the fake) checks ages; else the development stand-in does.
+    pub veriff: bool,
     /// Wall-clock budget of one policy call.
     pub policy_deadline: Duration,
     /// Policy calls running at once.
@@ -100,7 +102,7 @@ pub struct Options {
 #[derive(Clone)]
 pub struct Shared {
     db: Arc<TestDatabase>,
-    fakes: [Fake; 5],
+    fakes: [Fake; 6],
     keys: String,
 }
 
@@ -120,6 +122,7 @@ impl Default for Options {
             settle_after: Duration::from_millis(50),
             beside: None,
             age_gate: false,
+            veriff: false,
             policy_deadline: Duration::from_millis(100),
             policy_concurrency: 2,
             shadow_queue: 1024,
@@ -144,6 +147,8 @@ pub fn text_event(id: &str, from: &str, text: &str) -> serde_json::Value {
 }
 
 pub const TWILIO_TOKEN: &str = "twilio-test-token";
+pub const VERIFF_KEY: &str = "veriff-test-key";
+pub const VERIFF_SECRET: &str = "veriff-test-shared-secret";
 pub const JULES_NUMBER: &str = "+15550001111";
 
 pub struct TestApp {
@@ -155,6 +160,7 @@ pub struct TestApp {
     pub anthropic: Fake,
     pub openai: Fake,
     pub alerts: Fake,
+    pub veriff: Fake,
     pub http: reqwest::Client,
     pub db: Arc<TestDatabase>,
     keys: String,
@@ -164,20 +170,22 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(o: Options) -> TestApp {
-        let (db, [bandwidth, twilio, anthropic, openai, alerts], keys) = match o.beside.clone() {
-            Some(shared) => (shared.db, shared.fakes, shared.keys),
-            None => (
-                Arc::new(TestDatabase::create().await),
-                [
-                    Fake::bandwidth().await,
-                    Fake::twilio().await,
-                    Fake::anthropic().await,
-                    Fake::openai().await,
-                    Fake::sink().await,
-                ],
-                KeyRing::generate("e2e").unwrap().to_spec(),
-            ),
-        };
+        let (db, [bandwidth, twilio, anthropic, openai, alerts, veriff], keys) =
+            match o.beside.clone() {
+                Some(shared) => (shared.db, shared.fakes, shared.keys),
+                None => (
+                    Arc::new(TestDatabase::create().await),
+                    [
+                        Fake::bandwidth().await,
+                        Fake::twilio().await,
+                        Fake::anthropic().await,
+                        Fake::openai().await,
+                        Fake::sink().await,
+                        Fake::veriff().await,
+                    ],
+                    KeyRing::generate("e2e").unwrap().to_spec(),
+                ),
+            };
         let data = tempfile::tempdir().unwrap();
         let mut config = Config::from_env().expect("the test environment is a valid configuration");
         config.port = 0;
@@ -252,6 +260,12 @@ impl TestApp {
         s.pipeline.settle_after = o.settle_after;
         s.carrier_timeout = o.carrier_timeout;
         s.pipeline.crisis_alert_url = o.alerts.then(|| alerts.url.clone());
+        s.veriff = o.veriff.then(|| jules::age::VeriffSettings {
+            base_url: veriff.url.clone(),
+            api_key: VERIFF_KEY.into(),
+            shared_secret: VERIFF_SECRET.into(),
+            callback: Some(public_url.clone()),
+        });
         s.pipeline.shadow_queue = o.shadow_queue;
         let secrets = Secrets {
             ring: KeyRing::parse(&keys).unwrap(),
@@ -280,6 +294,7 @@ impl TestApp {
             anthropic,
             openai,
             alerts,
+            veriff,
             http: jules::net::client(Duration::from_secs(30)),
             db,
             keys,
@@ -298,6 +313,7 @@ impl TestApp {
                 self.anthropic.clone(),
                 self.openai.clone(),
                 self.alerts.clone(),
+                self.veriff.clone(),
             ],
             keys: self.keys.clone(),
         }

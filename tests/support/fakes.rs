@@ -237,6 +237,11 @@ impl Fake {
         Fake::start(|n| openai_reply(n, &format!("GPT here ({n})."))).await
     }
 
+    /// Veriff's session API: session `n` is `session-{n}`, opened at its own link.
+    pub async fn veriff() -> Fake {
+        Fake::start(veriff_session).await
+    }
+
     /// Anything: 204.
     pub async fn sink() -> Fake {
         Fake::start(|_| Answer {
@@ -381,4 +386,27 @@ fn twilio_list(req: &Seen, all: &[Seen]) -> Answer {
         200,
         serde_json::json!({"messages": messages, "next_page_uri": null}),
     )
+}
+
+/// Veriff's answer to `POST /v1/sessions` (WIRE.md): session `n`.
+pub fn veriff_session(n: usize) -> Answer {
+    Answer::new(
+        201,
+        serde_json::json!({
+            "status": "success",
+            "verification": {
+                "id": format!("session-{n}"),
+                "url": veriff_link(n),
+                "vendorData": null,
+                "host": "https://alchemy.veriff.com",
+                "status": "created",
+                "sessionToken": format!("token-{n}"),
+            }
+        }),
+    )
+}
+
+/// The link of the fake Veriff's session `n`.
+pub fn veriff_link(n: usize) -> String {
+    format!("https://alchemy.veriff.com/v/token-{n}")
 }

@@ -1,6 +1,7 @@
 //! What production refuses: every stand-in that exists only for development (generated
 //! keys, the console carrier, the offline responder, unauthenticated Bandwidth
-//! callbacks, placeholder contacts in the bundles). `serve` and `chat` in production
+//! callbacks, placeholder contacts in the bundles, an age gate with no verification
+//! provider). `serve` and `chat` in production
 //! refuse to start while any is present; `jules config check` lists them in any
 //! environment.
 
@@ -87,6 +88,14 @@ pub fn refusals(config: &Config, keys_set: bool) -> Vec<Refusal> {
             "shorter than 32 bytes: admin tokens could be forged by guessing it",
         );
     }
+    if s.veriff.is_none() {
+        for file in age_gated_configs(&config.policy_dir) {
+            refuse(
+                &format!("VERIFF_API_KEY (for {file})"),
+                "the bundle asks new people to verify their age, and no verification provider would send them a link",
+            );
+        }
+    }
     for file in placeholder_configs(&config.policy_dir) {
         refuse(
             &file,
@@ -101,18 +110,29 @@ const PLACEHOLDER_DOMAINS: [&str; 4] = [".example", "example.com", "example.org"
 
 /// The bundle configurations under `dir` that name a placeholder contact.
 fn placeholder_configs(dir: &Path) -> Vec<String> {
+    configs_where(dir, |text| {
+        let text = text.to_ascii_lowercase();
+        PLACEHOLDER_DOMAINS.iter().any(|d| text.contains(d))
+    })
+}
+
+/// The bundle configurations under `dir` that ask for age verification.
+fn age_gated_configs(dir: &Path) -> Vec<String> {
+    configs_where(dir, |text| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|v| v["require-age-verification"] == serde_json::json!(true))
+    })
+}
+
+/// The bundle configurations (`*/config.json`) under `dir` whose text satisfies `test`.
+fn configs_where(dir: &Path, test: impl Fn(&str) -> bool) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut found: Vec<String> = entries
         .flatten()
         .map(|e| e.path().join("config.json"))
-        .filter(|config| {
-            std::fs::read_to_string(config).is_ok_and(|text| {
-                let text = text.to_ascii_lowercase();
-                PLACEHOLDER_DOMAINS.iter().any(|d| text.contains(d))
-            })
-        })
+        .filter(|config| std::fs::read_to_string(config).is_ok_and(|text| test(&text)))
         .map(|config| config.display().to_string())
         .collect();
     found.sort();

@@ -43,6 +43,8 @@ pub struct Services {
     pub llm: LlmSettings,
     pub pipeline: PipelineSettings,
     pub http: HttpSettings,
+    /// Age verification (`VERIFF_API_KEY`, `VERIFF_SHARED_SECRET`, `VERIFF_BASE_URL`).
+    pub veriff: Option<crate::age::VeriffSettings>,
 }
 
 pub fn from_env() -> Result<Services, ConfigError> {
@@ -114,7 +116,17 @@ pub fn from_env() -> Result<Services, ConfigError> {
         Some(_) => Some(url("CRISIS_ALERT_URL", "")?),
         None => None,
     };
+    let veriff = match var("VERIFF_API_KEY") {
+        None => None,
+        Some(api_key) => Some(crate::age::VeriffSettings {
+            base_url: url("VERIFF_BASE_URL", "https://stationapi.veriff.com")?,
+            api_key,
+            shared_secret: required("VERIFF_SHARED_SECRET", "VERIFF_API_KEY")?,
+            callback: public_url.clone(),
+        }),
+    };
     Ok(Services {
+        veriff,
         bandwidth,
         twilio,
         carrier_timeout: millis("CARRIER_TIMEOUT_MS", 15_000)?,

@@ -156,6 +156,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 "policies": policies,
                 "llm": llm_check(&state),
                 "carrier": { "mode": state.pipeline.carriers.mode() },
+                "age_verification": { "mode": state.pipeline.age.describe() },
                 "webhooks": { "rejected_events": rejected },
             },
         })),

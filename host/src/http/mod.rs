@@ -62,6 +62,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .route("/webhooks/sms", post(webhooks::bandwidth::receive))
         .route("/webhooks/twilio", post(webhooks::twilio::receive))
         .route("/webhooks/twilio/status", post(webhooks::twilio::receive))
+        .route("/webhooks/veriff", post(webhooks::veriff::receive))
         .route_layer(axum::middleware::from_fn(crate::telemetry::http))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

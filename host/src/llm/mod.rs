@@ -134,27 +134,13 @@ async fn exchange(
     request: reqwest::RequestBuilder,
 ) -> Result<(reqwest::StatusCode, Option<Duration>, serde_json::Value), Failure> {
     let resp = request.send().await.map_err(|e| Failure::Retryable {
-        reason: format!("{provider}: {}", transport(&e)),
+        reason: format!("{provider}: {}", crate::net::describe(&e)),
         retry_after: None,
     })?;
     let status = resp.status();
     let after = retry::retry_after(resp.headers());
     let body = resp.json().await.unwrap_or(serde_json::Value::Null);
     Ok((status, after, body))
-}
-
-fn transport(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        e.to_string()
-    };
-    if let Some(src) = std::error::Error::source(e) {
-        s.push_str(&format!(" ({src})"));
-    }
-    s
 }
 
 impl Responder {

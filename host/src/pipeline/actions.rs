@@ -11,11 +11,11 @@ use super::Pipeline;
 use super::conversation::{ComplianceLog, Gathered, decision, facts};
 use super::shadow::Asking;
 use crate::policy::PromptInput;
-use crate::store::{AgeStatus, ComplianceEvent, Purpose, TurnOutcome, UserStatus};
+use crate::store::{AgeStatus, ComplianceEvent, Purpose, StoreError, TurnOutcome, UserStatus};
 
 impl Pipeline {
     /// Apply `actions`; returns the model's reply (message id and text) if one was
-    /// written.
+    /// written. Fails only when the store does (opening an age check).
     pub(super) async fn act(
         &self,
         turn: &Gathered,
@@ -24,9 +24,10 @@ impl Pipeline {
         mut disclose: bool,
         out: &mut TurnOutcome,
         log: &ComplianceLog,
-    ) -> Option<(Uuid, String)> {
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
         let user = &turn.user;
         let mut chatted = None;
+        let mut age_text: String;
         for action in actions {
             let fixed: Option<(Purpose, &String)> = match action {
                 Action::OptOut(confirmation) => (user.status != UserStatus::OptedOut).then(|| {
@@ -61,7 +62,8 @@ impl Pipeline {
                         out.age_status = Some(AgeStatus::Pending);
                     }
                     log.record(out, ComplianceEvent::AgeVerificationRequired, "");
-                    Some((Purpose::AgeVerification, prompt))
+                    age_text = self.age_prompt(turn, prompt, out, log).await?;
+                    Some((Purpose::AgeVerification, &age_text))
                 }
                 Action::DisclosureDue => None,
                 Action::CallLlm => {
@@ -88,7 +90,7 @@ impl Pipeline {
                 }
             }
         }
-        chatted
+        Ok(chatted)
     }
 
     /// Ask the model; the reply (shaped, with the disclosure when due) joins the turn's
@@ -151,7 +153,7 @@ impl Pipeline {
 
     /// A text as it goes out: the compliance policy's shaping, with the disclosure when
     /// `disclose`.
-    pub(super) async fn shape(&self, text: &str, disclose: bool) -> Outbound {
+    pub async fn shape(&self, text: &str, disclose: bool) -> Outbound {
         let text = text.to_owned();
         self.policies
             .offload(move |p| p.shape(&text, disclose).value)

@@ -136,7 +136,7 @@ impl Pipeline {
                 &mut out,
                 &log,
             )
-            .await;
+            .await?;
         self.close(&turn, &out, chatted).await?;
         Ok(true)
     }

@@ -5,6 +5,7 @@
 //! that dies mid-way leaves work another finishes, and nothing is answered twice.
 
 mod actions;
+mod age;
 mod clock;
 mod conversation;
 mod escalation;
@@ -23,6 +24,7 @@ pub use self::clock::Clock;
 #[cfg(feature = "test-support")]
 pub use self::step::Stepped;
 pub use self::worker::{Drained, Workers, spawn};
+use crate::age::AgeVerifier;
 use crate::carrier::Carriers;
 use crate::llm::Responder;
 use crate::memory::Memory;
@@ -86,6 +88,8 @@ pub struct Pipeline {
     pub responder: Arc<Responder>,
     pub carriers: Arc<Carriers>,
     pub clock: Arc<Clock>,
+    /// Who checks ages when the compliance policy asks.
+    pub age: Arc<AgeVerifier>,
     pub settings: Arc<PipelineSettings>,
     /// Rung when a message is stored (ingress) or queued (the worker).
     pub inbound_ready: Arc<Notify>,
@@ -102,6 +106,7 @@ impl Pipeline {
         policies: Arc<PolicyRuntime>,
         responder: Arc<Responder>,
         carriers: Arc<Carriers>,
+        age: AgeVerifier,
         settings: PipelineSettings,
     ) -> Pipeline {
         let (policies_for_shadow, store_for_shadow) = (policies.clone(), store.db().clone());
@@ -113,6 +118,7 @@ impl Pipeline {
             responder,
             carriers,
             clock: Arc::default(),
+            age: Arc::new(age),
             settings: Arc::new(settings),
             inbound_ready: Arc::default(),
             outbox_ready: Arc::default(),

@@ -425,4 +425,21 @@ impl Backend {
     ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
         dispatch!(self, s => s.message_bodies(messages).await)
     }
+
+    /// A person's newest age check.
+    pub async fn latest_age_check(&self, user_id: Uuid) -> Result<Option<AgeCheckRow>, StoreError> {
+        dispatch!(self, s => s.latest_age_check(user_id).await)
+    }
+
+    pub async fn add_age_check(&self, c: &AgeCheckRow) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_age_check(c).await)
+    }
+
+    /// Apply a provider's decision (see `AgeDecision`), in one transaction.
+    pub async fn apply_age_decision(
+        &self,
+        d: &AgeDecision<'_>,
+    ) -> Result<DecisionApplied, StoreError> {
+        dispatch!(self, s => s.apply_age_decision(d).await)
+    }
 }

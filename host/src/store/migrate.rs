@@ -91,6 +91,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "shadow",
         sql: include_str!("../../../migrations/postgres/0010_shadow.sql"),
     },
+    Migration {
+        version: 11,
+        name: "age_checks",
+        sql: include_str!("../../../migrations/postgres/0011_age_checks.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -144,6 +149,11 @@ pub const SQLITE: &[Migration] = &[
         version: 10,
         name: "shadow",
         sql: include_str!("../../../migrations/sqlite/0010_shadow.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "age_checks",
+        sql: include_str!("../../../migrations/sqlite/0011_age_checks.sql"),
     },
 ];
 

@@ -3,6 +3,7 @@
 //! (no `DATABASE_URL`); `migrate` keeps both schemas current; `rotate` re-seals every
 //! value under the active key.
 
+mod age;
 mod backend;
 pub mod migrate;
 pub mod postgres;
@@ -13,6 +14,7 @@ mod sealed;
 pub mod sqlite;
 mod types;
 
+pub use age::{AgeCheck, NewCheck};
 pub use backend::Backend;
 pub use migrate::{Migration, MigrationError, MigrationStatus, POSTGRES, SQLITE};
 pub use review::CrisisReview;

@@ -125,6 +125,20 @@ text_enum!(ComplianceEvent {
 });
 
 text_enum!(
+    /// Where one age check stands, as its provider last reported (`created` until then).
+    CheckStatus {
+        Created = "created",
+        Approved = "approved",
+        Declined = "declined",
+        ResubmissionRequested = "resubmission-requested",
+        Expired = "expired",
+        Abandoned = "abandoned",
+        Review = "review",
+        NoBirthDate = "no-birth-date",
+    }
+);
+
+text_enum!(
     /// Why an outbound message is sent (at most one of each per inbound message).
     Purpose {
         Reply = "reply",
@@ -168,6 +182,10 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn {
         table: "crisis_events",
         column: "review_note",
+    },
+    SealedColumn {
+        table: "age_checks",
+        column: "url",
     },
 ];
 
@@ -403,4 +421,53 @@ pub struct CrisisAccess {
     pub subject: String,
     pub action: String,
     pub at: SystemTime,
+}
+
+/// An age check as stored, its link sealed for `age_checks.url` of `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeCheckRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: String,
+    pub url: Vec<u8>,
+    pub carrier: String,
+    pub status: CheckStatus,
+    pub created_at: SystemTime,
+    pub expires_at: SystemTime,
+    pub decided_at: Option<SystemTime>,
+}
+
+/// A provider's decision on one check, applied in one transaction
+/// (`Backend::apply_age_decision`): the delivery remembered, the check's status, and —
+/// when the check is the person's newest — their age status, the compliance log and the
+/// text telling them.
+#[derive(Debug, Clone)]
+pub struct AgeDecision<'a> {
+    /// The delivery's key: a decision delivered again changes nothing.
+    pub delivery: &'a str,
+    pub check_id: Uuid,
+    pub session_id: &'a str,
+    pub status: CheckStatus,
+    pub decided_at: SystemTime,
+    pub age: Option<AgeStatus>,
+    pub detail: &'a str,
+    /// Queued through the check's carrier, answering nothing in particular.
+    pub reply: Option<&'a SealedReply>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionApplied {
+    /// Recorded; `newest`: it was the person's newest check, so it decided for them.
+    /// `carrier`: the one the check was opened through.
+    Applied {
+        user_id: Uuid,
+        carrier: String,
+        newest: bool,
+    },
+    /// This delivery was applied before.
+    Repeat,
+    /// The check already holds a later decision: only the delivery was remembered.
+    Stale,
+    /// No check has this id and session: nothing was written.
+    UnknownCheck,
 }

@@ -17,6 +17,7 @@ use jules::store::{
 };
 use support::store::Fixture;
 
+mod age;
 mod outbox;
 mod rollout;
 

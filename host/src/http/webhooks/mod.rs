@@ -1,4 +1,4 @@
-//! Carrier webhooks. Each delivery is authenticated, parsed, stored durably and
+//! Carrier and provider webhooks. Each delivery is authenticated, parsed, stored durably and
 //! deduplicated before the 2xx; the pipeline answers asynchronously. Every field is
 //! validated before storage; an event that can never be stored is kept aside (sealed,
 //! with the reason) and never blocks the events beside it. A 4xx names the problem;
@@ -6,6 +6,7 @@
 
 pub mod bandwidth;
 pub mod twilio;
+pub mod veriff;
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
+mod age;
 mod outbox;
 mod review;
 mod rollout;

@@ -193,7 +193,9 @@ impl PgStore {
                         opted_out_at = CASE WHEN $17 = 'opted-out' THEN $12 ELSE opted_out_at END,
                         opted_in_at = CASE WHEN $17 = 'active' AND status = 'opted-out' THEN $12
                                            ELSE opted_in_at END,
-                        age_status = coalesce($18, age_status),
+                        -- A decision that landed during the turn outranks its 'pending'.
+                        age_status = CASE WHEN $18 = 'pending' AND age_status <> 'unknown'
+                                          THEN age_status ELSE coalesce($18, age_status) END,
                         last_disclosure_at = CASE WHEN $19 THEN $12 ELSE last_disclosure_at END,
                         updated_at = now()
                  WHERE id = $6

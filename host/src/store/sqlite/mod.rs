@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
 use super::types::*;
 
+mod age;
 mod outbox;
 mod review;
 mod rollout;

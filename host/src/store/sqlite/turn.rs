@@ -210,7 +210,9 @@ impl SqliteStore {
                         opted_out_at = CASE WHEN ?2 = 'opted-out' THEN ?3 ELSE opted_out_at END,
                         opted_in_at = CASE WHEN ?2 = 'active' AND status = 'opted-out' THEN ?3
                                            ELSE opted_in_at END,
-                        age_status = coalesce(?4, age_status),
+                        -- A decision that landed during the turn outranks its 'pending'.
+                        age_status = CASE WHEN ?4 = 'pending' AND age_status <> 'unknown'
+                                          THEN age_status ELSE coalesce(?4, age_status) END,
                         last_disclosure_at = CASE WHEN ?5 THEN ?3 ELSE last_disclosure_at END,
                         updated_at = ?6
                  WHERE id = ?1",
