@@ -7,7 +7,7 @@ use jules::store::{Migration, MigrationError, POSTGRES, migrate};
 use support::TestDatabase;
 
 /// Every migration, in order: what a fresh store applies.
-const EVERY_MIGRATION: [&str; 11] = [
+const EVERY_MIGRATION: [&str; 12] = [
     "0001_initial",
     "0002_pipeline",
     "0003_claims",
@@ -19,6 +19,7 @@ const EVERY_MIGRATION: [&str; 11] = [
     "0009_crisis_review",
     "0010_shadow",
     "0011_age_checks",
+    "0012_erasure",
 ];
 
 async fn tables(client: &tokio_postgres::Client) -> Vec<String> {

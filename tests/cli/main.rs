@@ -1,5 +1,5 @@
 //! The `jules` binary as operators and authors run it: `serve`, `chat`, `keys`,
-//! `migrate`, `policy`; how a host stops, its metrics and its error reports.
+//! `migrate`, `policy`, `users`; how a host stops, its metrics and its error reports.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -15,3 +15,4 @@ mod sentry;
 mod serve;
 mod shutdown;
 mod signing;
+mod users;

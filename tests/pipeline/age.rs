@@ -216,6 +216,13 @@ async fn minors_children_declines_and_missing_birth_dates_are_each_told_and_reco
         .sql_one("SELECT string_agg(status, ',' ORDER BY created_at) FROM age_checks")
         .await;
     assert_eq!(status, "approved,approved,declined,no-birth-date");
+    // COPPA: the child's texts and link are erased with the decision; the record stays.
+    let kept: i64 = app.sql_one(CHILD_DATA).await;
+    assert_eq!(kept, 0);
+    let erased: String = app
+        .sql_one("SELECT detail FROM compliance_log WHERE event = 'erased'")
+        .await;
+    assert!(erased.contains("COPPA"), "{erased}");
 
     // The minor chats; the child is blocked by the bundle and the declined person too;
     // the one without a birth date gets a new link.
@@ -237,7 +244,21 @@ async fn minors_children_declines_and_missing_birth_dates_are_each_told_and_reco
         let sent = app.sent_to(me);
         assert!(sent.iter().any(|t| t.contains("988")), "{me}: {sent:?}");
     }
+    // The child's later texts were answered and not kept; the crisis is still on record.
+    let kept: i64 = app.sql_one(CHILD_DATA).await;
+    assert_eq!(kept, 0);
+    let events: i64 = app
+        .sql_one("SELECT count(*) FROM crisis_events e JOIN users u ON u.id = e.user_id WHERE u.age_status = 'child'")
+        .await;
+    assert_eq!(events, 1);
 }
+
+/// What is still kept of what a child sent: their texts' bodies and their check links.
+const CHILD_DATA: &str = "SELECT (SELECT count(*) FROM messages m JOIN users u ON u.id = m.user_id
+                                  WHERE u.age_status = 'child' AND m.direction = 'in'
+                                    AND octet_length(m.body) > 0)
+                               + (SELECT count(*) FROM age_checks c JOIN users u ON u.id = c.user_id
+                                  WHERE u.age_status = 'child' AND octet_length(c.url) > 0)";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsigned_tampered_unknown_stale_and_malformed_webhooks_change_nothing() {

@@ -134,6 +134,7 @@ impl Fixture {
             status: None,
             age_status: None,
             disclosed: false,
+            erase: None,
         }
     }
 

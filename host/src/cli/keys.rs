@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
 use crate::store::Store;
 use crate::store::rotate::{census, rotate};
@@ -25,12 +26,12 @@ pub fn run(cmd: KeysCommand) -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        KeysCommand::Status => with_store(async |store| {
+        KeysCommand::Status => with_store(async |_, store| {
             let counts = census(&store, 1000).await?;
             print_census(&store, &counts);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }),
-        KeysCommand::Rotate { batch } => with_store(async move |store| {
+        KeysCommand::Rotate { batch } => with_store(async move |_, store| {
             let active = store.secrets().ring.active().to_string();
             eprintln!("re-sealing every stored value under key {active:?}, {batch} at a time");
             let report = rotate(&store, batch, |col, done| {
@@ -52,7 +53,7 @@ pub fn run(cmd: KeysCommand) -> ExitCode {
                 );
             }
             print_census(&store, &census(&store, 1000).await?);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }),
     }
 }
@@ -73,7 +74,11 @@ fn print_census(store: &Store, counts: &std::collections::BTreeMap<String, u64>)
     }
 }
 
-fn with_store(f: impl AsyncFnOnce(Store) -> Result<(), crate::store::StoreError>) -> ExitCode {
+/// Run `f` on the store of the configuration (DATABASE_URL, else the embedded file)
+/// under its keys; a store error is printed and exits 1.
+pub(super) fn with_store(
+    f: impl AsyncFnOnce(&Config, Store) -> Result<ExitCode, crate::store::StoreError>,
+) -> ExitCode {
     let Some(config) = super::config() else {
         return ExitCode::from(2);
     };
@@ -98,8 +103,8 @@ fn with_store(f: impl AsyncFnOnce(Store) -> Result<(), crate::store::StoreError>
             }
         };
         eprintln!("{}", store.db().describe());
-        match f(store).await {
-            Ok(()) => ExitCode::SUCCESS,
+        match f(&config, store).await {
+            Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE

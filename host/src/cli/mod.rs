@@ -6,6 +6,7 @@ mod chat;
 mod keys;
 mod migrate;
 mod policy;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,22 @@ enum Command {
     /// Review crisis events through a host's admin API (role `reviewer`).
     #[command(subcommand)]
     Crisis(CrisisCommand),
+    /// The people Jules talks with (DATABASE_URL, else the embedded store).
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Erase a person's texts, name, email, preferences, age-check links and memory and
+    /// text them a confirmation. What proves what happened stays: the blind index of
+    /// their number, their statuses and times, and their number sealed (to answer them).
+    /// Exit status: 0 erased, 1 nobody has this number.
+    Erase {
+        /// Their number (E.164, e.g. +15551234567).
+        #[arg(long)]
+        phone: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -340,6 +357,7 @@ pub fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check) => check_config(),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Crisis(cmd) => admin::crisis(cmd),
+        Command::Users(UsersCommand::Erase { phone }) => users::erase(&phone),
     }
 }
 

@@ -75,6 +75,17 @@ impl LocalCache {
             .put(user, entry);
     }
 
+    pub fn forget(&self, user: Uuid) {
+        self.turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop(&user);
+        self.preferences
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop(&user);
+    }
+
     pub fn preferences(&self, user: Uuid) -> Option<serde_json::Value> {
         get(&self.preferences, user)
     }

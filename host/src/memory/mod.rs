@@ -171,6 +171,19 @@ impl Memory {
         }
     }
 
+    /// Drop everything kept for `user` (after their data was erased from the store).
+    /// An error means Redis still holds it until its keys expire (`REDIS_SESSION_TTL`);
+    /// this host's in-process cache, and only this host's, is always cleared.
+    pub async fn forget(&self, user: Uuid) -> Result<(), CacheError> {
+        match &*self.cache {
+            Cache::Local(l) => {
+                l.forget(user);
+                Ok(())
+            }
+            Cache::Redis(r) => r.forget(user).await,
+        }
+    }
+
     /// The user's preferences (JSON null when they have none).
     pub async fn preferences(&self, user: Uuid) -> Result<serde_json::Value, StoreError> {
         let ring = &self.store.secrets().ring;

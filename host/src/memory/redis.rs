@@ -121,6 +121,12 @@ impl RedisCache {
         }
     }
 
+    /// Delete everything kept for `user`.
+    pub async fn forget(&self, user: Uuid) -> Result<(), CacheError> {
+        let keys = [self.key("turns", user), self.key("prefs", user)];
+        self.run(async |mut c| c.del::<_, ()>(&keys).await).await
+    }
+
     pub async fn ping(&self) -> Result<(), CacheError> {
         self.run(async |mut c| redis::cmd("PING").query_async::<String>(&mut c).await)
             .await

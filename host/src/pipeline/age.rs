@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use super::Pipeline;
 use super::conversation::{ComplianceLog, Gathered};
 use crate::age::{AgeVerifier, SESSION_LIFETIME, Veriff, birth, outcome_text, texts};
-use crate::store::{AgeStatus, CheckStatus, ComplianceEvent, NewCheck, StoreError, TurnOutcome};
+use crate::store::{
+    AgeStatus, CHILD_ERASED, CheckStatus, ComplianceEvent, NewCheck, StoreError, TurnOutcome,
+};
 
 impl Pipeline {
     /// The text answering a turn the compliance policy met with `prompt`. An error
@@ -94,6 +96,9 @@ impl Pipeline {
         let today = chrono::DateTime::<chrono::Utc>::from(turn.now).date_naive();
         let age = birth::status(born, today)?;
         out.age_status = Some(age);
+        if age == AgeStatus::Child {
+            out.erase = Some(CHILD_ERASED.to_string());
+        }
         log.record(
             out,
             ComplianceEvent::AgeDecision,

@@ -17,8 +17,8 @@ use super::shadow::Asking;
 use crate::domain::Carrier;
 use crate::policy::Decided;
 use crate::store::{
-    AgeStatus, ComplianceEntry, ComplianceEvent, Decision, OpenTurn, StoreError, Tier, Turn,
-    TurnOutcome, User, UserStatus,
+    AgeStatus, CHILD_ERASED, ComplianceEntry, ComplianceEvent, Decision, OpenTurn, StoreError,
+    Tier, Turn, TurnOutcome, User, UserStatus,
 };
 
 /// How long a person whose turn failed waits before their texts are claimed again.
@@ -112,6 +112,8 @@ impl Pipeline {
             status: None,
             age_status: None,
             disclosed: false,
+            // A child's texts are answered (crisis resources, the block), then not kept.
+            erase: (turn.user.age_status == AgeStatus::Child).then(|| CHILD_ERASED.to_string()),
         };
         let log = ComplianceLog {
             digest: decided.bundle.map(|d| d.to_string()),
@@ -250,6 +252,9 @@ impl Pipeline {
             self.outbox_ready.notify_one();
         }
         counted(turn, out);
+        if out.erase.is_some() {
+            forget(&self.memory, turn.user.id).await;
+        }
         if let Some((message_id, text)) = chatted
             && queued.contains(&message_id)
         {
@@ -262,6 +267,13 @@ impl Pipeline {
             Box::pin(self.memory.remember(turn.user.id, &reply)).await;
         }
         Ok(())
+    }
+}
+
+/// Drop an erased person's memory; if Redis cannot be reached, say how long it keeps it.
+pub(crate) async fn forget(memory: &crate::memory::Memory, user: Uuid) {
+    if let Err(e) = Box::pin(memory.forget(user)).await {
+        tracing::error!(error = %e, "an erased person's memory could not be dropped: Redis keeps it until REDIS_SESSION_TTL after its last write");
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use self::clock::Clock;
+pub(crate) use self::conversation::forget;
 #[cfg(feature = "test-support")]
 pub use self::step::Stepped;
 pub use self::worker::{Drained, Workers, spawn};

@@ -20,7 +20,7 @@ pub struct AgeCheck {
 impl AgeCheck {
     /// Still waiting for the person to open its link at `now`.
     pub fn open_at(&self, now: SystemTime) -> bool {
-        self.status == CheckStatus::Created && self.expires_at > now
+        self.status == CheckStatus::Created && self.expires_at > now && !self.url.is_empty()
     }
 }
 
@@ -40,7 +40,12 @@ impl Store {
         let Some(row) = self.db().latest_age_check(user_id).await? else {
             return Ok(None);
         };
-        let url = self.unseal("age_checks", "url", row.id, &row.url)?;
+        // An erased link is empty: the check is kept, its link is not.
+        let url = if row.url.is_empty() {
+            Vec::new()
+        } else {
+            self.unseal("age_checks", "url", row.id, &row.url)?
+        };
         let url = String::from_utf8(url).map_err(|_| StoreError::Corrupt {
             what: "age check link",
             value: "(not UTF-8 after opening)".into(),

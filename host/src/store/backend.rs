@@ -442,4 +442,16 @@ impl Backend {
     ) -> Result<DecisionApplied, StoreError> {
         dispatch!(self, s => s.apply_age_decision(d).await)
     }
+
+    /// Erase a person in one transaction and queue `notice` to them (see
+    /// `Store::erase_person`). False when no such person exists.
+    pub async fn erase_person(
+        &self,
+        user_id: Uuid,
+        at: SystemTime,
+        detail: &str,
+        notice: Option<&SealedReply>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.erase_person(user_id, at, detail, notice).await)
+    }
 }

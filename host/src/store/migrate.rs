@@ -96,6 +96,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "age_checks",
         sql: include_str!("../../../migrations/postgres/0011_age_checks.sql"),
     },
+    Migration {
+        version: 12,
+        name: "erasure",
+        sql: include_str!("../../../migrations/postgres/0012_erasure.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -154,6 +159,11 @@ pub const SQLITE: &[Migration] = &[
         version: 11,
         name: "age_checks",
         sql: include_str!("../../../migrations/sqlite/0011_age_checks.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "erasure",
+        sql: include_str!("../../../migrations/sqlite/0012_erasure.sql"),
     },
 ];
 

@@ -5,6 +5,7 @@
 
 mod age;
 mod backend;
+mod erase;
 pub mod migrate;
 pub mod postgres;
 mod review;

@@ -149,6 +149,17 @@ impl Store {
         )?)
     }
 
+    /// A message's text; None when it was erased (an empty body).
+    pub(super) fn body(&self, id: Uuid, sealed: &[u8]) -> Result<Option<String>, StoreError> {
+        if sealed.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(text(
+            self.unseal("messages", "body", id, sealed)?,
+            "body",
+        )?))
+    }
+
     fn phone_index(&self, phone: &str) -> [u8; 32] {
         self.secrets.blind.of("phone", phone)
     }
@@ -310,13 +321,14 @@ impl Store {
         let rows = self.backend.recent_messages(user_id, limit as i64).await?;
         rows.into_iter()
             .map(|m| {
-                Ok(Turn {
+                Ok(self.body(m.id, &m.body)?.map(|text| Turn {
                     message_id: m.id,
                     inbound: m.direction == Direction::In,
-                    text: text(self.unseal("messages", "body", m.id, &m.body)?, "body")?,
+                    text,
                     at_ms: millis(m.created_at),
-                })
+                }))
             })
+            .filter_map(Result::transpose)
             .collect()
     }
 
@@ -379,14 +391,18 @@ impl Store {
             .pending
             .into_iter()
             .map(|m| {
+                let Some(text) = self.body(m.id, &m.body)? else {
+                    return Ok(None);
+                };
                 let turn = Turn {
                     message_id: m.id,
                     inbound: true,
-                    text: text(self.unseal("messages", "body", m.id, &m.body)?, "body")?,
+                    text,
                     at_ms: millis(m.created_at),
                 };
-                Ok((turn, carrier(&m.carrier)?))
+                Ok(Some((turn, carrier(&m.carrier)?)))
             })
+            .filter_map(Result::transpose)
             .collect::<Result<_, StoreError>>()?;
         Ok(Some(OpenTurn {
             user: self.open_user(row.user)?,

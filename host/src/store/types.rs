@@ -122,6 +122,7 @@ text_enum!(ComplianceEvent {
     AgeDecision = "age-decision",
     Blocked = "blocked",
     CrisisResourcesAfterOptOut = "crisis-resources-after-opt-out",
+    Erased = "erased",
 });
 
 text_enum!(
@@ -364,6 +365,9 @@ pub struct TurnOutcome {
     pub age_status: Option<AgeStatus>,
     /// The AI disclosure went out with this turn's reply.
     pub disclosed: bool,
+    /// Erase the person when the turn closes, in its transaction, with this detail in the
+    /// log: a child's texts are answered (crisis resources, the block) and not kept.
+    pub erase: Option<String>,
 }
 
 /// Milliseconds since the Unix epoch (the embedded store's time column type).
@@ -437,6 +441,9 @@ pub struct AgeCheckRow {
     pub decided_at: Option<SystemTime>,
 }
 
+/// The log's detail when a child is erased.
+pub const CHILD_ERASED: &str = "under 13: what they sent is not kept (COPPA)";
+
 /// A provider's decision on one check, applied in one transaction
 /// (`Backend::apply_age_decision`): the delivery remembered, the check's status, and —
 /// when the check is the person's newest — their age status, the compliance log and the
@@ -453,6 +460,8 @@ pub struct AgeDecision<'a> {
     pub detail: &'a str,
     /// Queued through the check's carrier, answering nothing in particular.
     pub reply: Option<&'a SealedReply>,
+    /// The decision found a child: erase what they sent (COPPA), in the same transaction.
+    pub erase: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -55,6 +55,7 @@ fn decision<'a>(
         age,
         detail: "veriff approved: adult",
         reply,
+        erase: false,
     }
 }
 

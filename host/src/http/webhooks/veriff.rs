@@ -209,6 +209,7 @@ async fn decide(state: &AppState, veriff: &Veriff, d: &Decided) -> Result<&'stat
             age: effect.age,
             detail: &effect.detail,
             reply: reply.as_ref(),
+            erase: effect.age == Some(AgeStatus::Child),
         })
         .await?;
     tracing::info!(status = effect.status.as_str(), outcome = ?applied, "veriff decision");
@@ -226,6 +227,9 @@ async fn decide(state: &AppState, veriff: &Veriff, d: &Decided) -> Result<&'stat
         } => {
             metrics::counter!("jules_age_checks_total", "provider" => "veriff", "outcome" => effect.status.as_str())
                 .increment(1);
+            if newest && effect.age == Some(AgeStatus::Child) {
+                crate::pipeline::forget(&state.pipeline.memory, user_id).await;
+            }
             if newest && effect.status == CheckStatus::ResubmissionRequested {
                 resubmit(state, veriff, user_id, &carrier).await?;
             }

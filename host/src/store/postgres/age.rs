@@ -112,26 +112,11 @@ impl PgStore {
                 &[&user_id, &d.detail, &d.decided_at],
             )
             .await?;
+            if d.erase {
+                super::erase::erase_in(&tx, user_id, d.decided_at, CHILD_ERASED).await?;
+            }
             if let Some(r) = d.reply {
-                tx.execute(
-                    "INSERT INTO messages (id, user_id, direction, carrier, body, status, segments,
-                                           purpose)
-                     VALUES ($1, $2, 'out', $3, $4, 'queued', $5, $6)",
-                    &[
-                        &r.message_id,
-                        &user_id,
-                        &carrier,
-                        &r.body,
-                        &r.segments,
-                        &r.purpose.as_str(),
-                    ],
-                )
-                .await?;
-                tx.execute(
-                    "INSERT INTO outbox (id, message_id, user_id, carrier) VALUES ($1, $2, $3, $4)",
-                    &[&Uuid::new_v4(), &r.message_id, &user_id, &carrier],
-                )
-                .await?;
+                super::erase::queue_in(&tx, user_id, &carrier, r).await?;
             }
         }
         tx.commit().await?;

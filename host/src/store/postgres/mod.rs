@@ -11,6 +11,7 @@ use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
 mod age;
+mod erase;
 mod outbox;
 mod review;
 mod rollout;
@@ -486,7 +487,7 @@ impl PgStore {
         let (table, column) = (col.table, col.column);
         let sql = format!(
             "SELECT id, {column} FROM {table}
-             WHERE {column} IS NOT NULL AND ($1::uuid IS NULL OR id > $1)
+             WHERE octet_length({column}) > 0 AND ($1::uuid IS NULL OR id > $1)
              ORDER BY id LIMIT $2"
         );
         let rows = client.query(&sql, &[&after, &limit]).await?;

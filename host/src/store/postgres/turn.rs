@@ -163,9 +163,52 @@ impl PgStore {
             .collect();
         let status = t.status.map(|s| s.as_str());
         let age = t.age_status.map(|a| a.as_str());
-        let row = self
-            .row(
-                "WITH d AS (
+        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[
+            &first,
+            &worlds,
+            &digests,
+            &fallbacks,
+            &summaries,
+            &t.user_id,
+            &t.carrier.as_str(),
+            &reply_ids,
+            &bodies,
+            &segments,
+            &purposes,
+            &t.at,
+            &events,
+            &details,
+            &log_digests,
+            &t.texts,
+            &status,
+            &age,
+            &t.disclosed,
+        ];
+        let row = match &t.erase {
+            None => self.row(CLOSE_TURN, params).await?,
+            // Rare (a child's texts): its own transaction, so the turn and the erasure
+            // are written together.
+            Some(detail) => {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await?;
+                let row = tx.query_one(CLOSE_TURN, params).await?;
+                super::erase::erase_in(&tx, t.user_id, t.at, detail).await?;
+                tx.commit().await?;
+                row
+            }
+        };
+        let queued: Vec<Uuid> = row.get(0);
+        // In the order asked for, not the order the database returned them.
+        Ok(reply_ids
+            .into_iter()
+            .filter(|i| queued.contains(i))
+            .collect())
+    }
+}
+
+/// The turn's outcome in one statement: decisions, replies and their outbox rows, the
+/// compliance log, the texts marked replied, the person updated and released.
+const CLOSE_TURN: &str = "WITH d AS (
                      INSERT INTO policy_decisions (message_id, world, bundle_digest, fallback, summary)
                      SELECT $1, w, b, f, s::jsonb
                      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(w, b, f, s)),
@@ -199,35 +242,4 @@ impl PgStore {
                         last_disclosure_at = CASE WHEN $19 THEN $12 ELSE last_disclosure_at END,
                         updated_at = now()
                  WHERE id = $6
-                 RETURNING (SELECT coalesce(array_agg(id), '{}') FROM r)",
-                &[
-                    &first,
-                    &worlds,
-                    &digests,
-                    &fallbacks,
-                    &summaries,
-                    &t.user_id,
-                    &t.carrier.as_str(),
-                    &reply_ids,
-                    &bodies,
-                    &segments,
-                    &purposes,
-                    &t.at,
-                    &events,
-                    &details,
-                    &log_digests,
-                    &t.texts,
-                    &status,
-                    &age,
-                    &t.disclosed,
-                ],
-            )
-            .await?;
-        let queued: Vec<Uuid> = row.get(0);
-        // In the order asked for, not the order the database returned them.
-        Ok(reply_ids
-            .into_iter()
-            .filter(|i| queued.contains(i))
-            .collect())
-    }
-}
+                 RETURNING (SELECT coalesce(array_agg(id), '{}') FROM r)";

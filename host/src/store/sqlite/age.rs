@@ -80,7 +80,7 @@ impl SqliteStore {
             (d.delivery.to_owned(), d.check_id, d.session_id.to_owned());
         let (status, decided_at, age, detail) =
             (d.status, millis(d.decided_at), d.age, d.detail.to_owned());
-        let reply = d.reply.cloned();
+        let (reply, erase) = (d.reply.cloned(), d.erase);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let first = tx.execute(
@@ -131,25 +131,11 @@ impl SqliteStore {
                      VALUES (?1, 'age-decision', ?2, ?3)",
                     params![user_id, detail, decided_at],
                 )?;
-                if let Some(r) = reply {
-                    tx.execute(
-                        "INSERT INTO messages (id, user_id, direction, carrier, body, status,
-                                               segments, purpose)
-                         VALUES (?1, ?2, 'out', ?3, ?4, 'queued', ?5, ?6)",
-                        params![
-                            r.message_id,
-                            user_id,
-                            carrier,
-                            r.body,
-                            r.segments,
-                            r.purpose.as_str()
-                        ],
-                    )?;
-                    tx.execute(
-                        "INSERT INTO outbox (id, message_id, user_id, carrier)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![Uuid::new_v4(), r.message_id, user_id, carrier],
-                    )?;
+                if erase {
+                    super::erase::erase_in(&tx, user_id, from_millis(decided_at), CHILD_ERASED)?;
+                }
+                if let Some(r) = &reply {
+                    super::erase::queue_in(&tx, user_id, &carrier, r)?;
                 }
             }
             tx.commit()?;

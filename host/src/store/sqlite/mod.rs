@@ -14,6 +14,7 @@ use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
 use super::types::*;
 
 mod age;
+mod erase;
 mod outbox;
 mod review;
 mod rollout;
@@ -503,7 +504,7 @@ impl SqliteStore {
             let (table, column) = (col.table, col.column);
             let mut stmt = c.prepare(&format!(
                 "SELECT id, {column} FROM {table}
-                 WHERE {column} IS NOT NULL AND (?1 IS NULL OR id > ?1)
+                 WHERE length({column}) > 0 AND (?1 IS NULL OR id > ?1)
                  ORDER BY id LIMIT ?2"
             ))?;
             let rows = stmt.query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;

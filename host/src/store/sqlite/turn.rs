@@ -225,6 +225,9 @@ impl SqliteStore {
                     now
                 ],
             )?;
+            if let Some(detail) = &t.erase {
+                super::erase::erase_in(&tx, t.user_id, t.at, detail)?;
+            }
             tx.commit()?;
             Ok(queued)
         })

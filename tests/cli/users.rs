@@ -1,0 +1,78 @@
+//! `jules users erase` as an operator runs it on a person's request.
+
+use std::process::Command;
+use std::time::SystemTime;
+
+use crate::support::TestDatabase;
+use crate::support::store::{one_key, secrets};
+
+const BLIND: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+
+fn erase(phone: &str, url: &str, keys: &str) -> (i32, String, String) {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
+        .args(["users", "erase", "--phone", phone])
+        .env("DATA_DIR", data.path())
+        .env("DATABASE_URL", url)
+        .env("ENCRYPTION_KEYS", keys)
+        .env("BLIND_INDEX_KEY", BLIND)
+        .env_remove("REDIS_URL")
+        .output()
+        .expect("run jules");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_operator_erases_a_person_and_they_are_told() {
+    let db = TestDatabase::create().await;
+    let keys = one_key();
+    let mut s = (*secrets(&keys)).clone();
+    s.blind = jules::crypto::BlindIndex::parse(BLIND).unwrap();
+    let store =
+        jules::store::Store::open(Some(&db.url), 2, std::path::Path::new("."), s.into()).unwrap();
+    store.db().migrate().await.unwrap();
+    let (_, text) = store
+        .record_inbound(
+            jules::domain::Carrier::Twilio,
+            &jules::domain::CarrierMessageId::parse("SM1").unwrap(),
+            &jules::domain::PhoneNumber::parse("+15554440001").unwrap(),
+            "please forget me",
+            1,
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+
+    let (code, out, err) = erase("+15554440001", &db.url, &keys);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("erased person") && out.contains("confirmation is queued"),
+        "{out}"
+    );
+    assert!(err.contains("without REDIS_URL"), "{err}");
+    let person = store.user_by_phone("+15554440001").await.unwrap().unwrap();
+    let turns = store.recent_turns(person.id, 10).await.unwrap();
+    assert_eq!(turns.len(), 1, "only the confirmation: {turns:?}");
+    assert!(turns[0].text.contains("deleted your messages"), "{turns:?}");
+    assert_ne!(turns[0].message_id, text);
+    let sent = store
+        .claim(10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent[0].carrier,
+        jules::domain::Carrier::Twilio,
+        "through their carrier"
+    );
+
+    let (code, _, err) = erase("+15554440002", &db.url, &keys);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nobody has this number"), "{err}");
+    let (code, _, err) = erase("5554440001", &db.url, &keys);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--phone"), "{err}");
+}
