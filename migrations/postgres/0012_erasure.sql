@@ -7,4 +7,4 @@ ALTER TABLE compliance_log DROP CONSTRAINT compliance_log_event_check;
 ALTER TABLE compliance_log ADD CONSTRAINT compliance_log_event_check CHECK (event IN (
     'opt-out', 'opt-in', 'help-sent', 'disclosure-sent',
     'age-verification-required', 'age-decision', 'blocked',
-    'crisis-resources-after-opt-out', 'erased'));
+    'crisis-resources-after-opt-out', 'erase-requested', 'erased'));

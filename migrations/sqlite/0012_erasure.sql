@@ -10,7 +10,7 @@ CREATE TABLE compliance_log_next (
     event         TEXT NOT NULL CHECK (event IN (
                       'opt-out', 'opt-in', 'help-sent', 'disclosure-sent',
                       'age-verification-required', 'age-decision', 'blocked',
-                      'crisis-resources-after-opt-out', 'erased')),
+                      'crisis-resources-after-opt-out', 'erase-requested', 'erased')),
     detail        TEXT NOT NULL DEFAULT '',
     bundle_digest TEXT,
     occurred_at   INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))

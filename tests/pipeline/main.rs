@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod age;
 mod compliance;
+mod erase;
 mod ingress;
 mod policy_threads;
 mod sends;

@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use crate::domain::PhoneNumber;
 use crate::memory::Memory;
-
-/// What an erased person is told.
-pub const ERASED_NOTICE: &str = "Jules: As you asked, we've deleted your messages and details. Text anytime to start again; reply STOP to opt out.";
+use crate::pipeline::ERASED_NOTICE;
 
 pub fn erase(phone: &str) -> ExitCode {
     let phone = match PhoneNumber::parse(phone) {
@@ -52,13 +50,4 @@ pub fn erase(phone: &str) -> ExitCode {
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_notice_is_one_plain_segment() {
-        let n = super::ERASED_NOTICE;
-        assert!(n.len() <= 160 && n.is_ascii(), "{}", n.len());
-    }
 }

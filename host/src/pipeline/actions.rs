@@ -25,6 +25,23 @@ impl Pipeline {
         out: &mut TurnOutcome,
         log: &ComplianceLog,
     ) -> Result<Option<(Uuid, String)>, StoreError> {
+        if let Some(answer) = self.account_request(turn, actions, out, log).await? {
+            let shaped = self.shape(&answer, disclose).await;
+            out.replies.push(self.store.sealed_reply(
+                Purpose::Reply,
+                &shaped.text,
+                shaped.segments as i32,
+            ));
+            if disclose {
+                out.disclosed = true;
+                log.record(
+                    out,
+                    ComplianceEvent::DisclosureSent,
+                    "with an account answer",
+                );
+            }
+            return Ok(None);
+        }
         let user = &turn.user;
         let mut chatted = None;
         let mut age_text: String;

@@ -4,6 +4,7 @@
 //! messages with retries. Every step's outcome is written to the store, so a worker
 //! that dies mid-way leaves work another finishes, and nothing is answered twice.
 
+mod account;
 mod actions;
 mod age;
 mod clock;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+pub use self::account::ERASED_NOTICE;
 pub use self::clock::Clock;
 pub(crate) use self::conversation::forget;
 #[cfg(feature = "test-support")]

@@ -378,6 +378,18 @@ impl PolicyRuntime {
             .unwrap_or_default()
     }
 
+    /// Ask the active compliance bundle's config (or the built-in one) through the
+    /// native policy: the account words the host carries out live there.
+    pub fn compliance_config<T>(&self, f: impl Fn(&jules_compliance::Policy) -> T) -> Option<T> {
+        let from = |b: &super::baseline::Baseline| match b {
+            super::baseline::Baseline::Compliance(p) => Some(f(p)),
+            _ => None,
+        };
+        self.active(World::CompliancePolicy)
+            .and_then(|b| from(b.baseline()))
+            .or_else(|| from(&self.slots[index(World::CompliancePolicy)].builtin))
+    }
+
     pub fn assess(
         &self,
         message: &Inbound,

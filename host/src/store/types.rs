@@ -122,6 +122,7 @@ text_enum!(ComplianceEvent {
     AgeDecision = "age-decision",
     Blocked = "blocked",
     CrisisResourcesAfterOptOut = "crisis-resources-after-opt-out",
+    EraseRequested = "erase-requested",
     Erased = "erased",
 });
 

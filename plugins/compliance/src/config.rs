@@ -40,6 +40,11 @@ struct RawKeywords {
     #[serde(default)]
     opt_in_when_opted_out: Vec<String>,
     help: Vec<String>,
+    /// Account requests the host carries out (not carrier keywords): erasure.
+    #[serde(default)]
+    erase: Vec<String>,
+    #[serde(default)]
+    erase_confirm: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +91,8 @@ pub struct Texts {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub keywords: Keywords,
+    /// The first word of `keywords.erase-confirm`, to tell people what to reply.
+    pub erase_confirm_word: Option<String>,
     pub texts: Texts,
     pub require_age_verification: bool,
     pub free_daily_limit: u32,
@@ -129,7 +136,18 @@ impl Config {
                 &k.opt_in_when_opted_out,
             ),
             (Keyword::Help, "keywords.help", &k.help),
+            (Keyword::Erase, "keywords.erase", &k.erase),
+            (
+                Keyword::EraseConfirm,
+                "keywords.erase-confirm",
+                &k.erase_confirm,
+            ),
         ])?;
+        if !k.erase.is_empty() && k.erase_confirm.is_empty() {
+            return Err(
+                "`keywords.erase-confirm`: an erasure asked for must be confirmable (name at least one word)".into(),
+            );
+        }
         for (setting, list) in [("keywords.opt-out", &k.opt_out), ("keywords.help", &k.help)] {
             if list.is_empty() {
                 return Err(format!("`{setting}`: the law requires at least one word"));
@@ -158,6 +176,7 @@ impl Config {
 
         Ok(Config {
             keywords,
+            erase_confirm_word: k.erase_confirm.first().map(|w| w.trim().to_string()),
             texts,
             require_age_verification: raw.require_age_verification,
             free_daily_limit: raw.free_daily_limit,

@@ -20,6 +20,10 @@ pub enum Keyword {
     /// ("YES" answering a question Jules asked).
     OptInWhenOptedOut,
     Help,
+    /// Asks to have their data erased (the host asks them to confirm).
+    Erase,
+    /// Confirms an erasure asked for a moment ago; otherwise it is conversation.
+    EraseConfirm,
 }
 
 /// A repeated keyword counts up to this many times; longer runs are not a keyword.

@@ -22,6 +22,15 @@ use jules_policy_model::{Decision, Inbound, Outbound, UserContext};
 
 pub use segments::{encoding_of, segments};
 
+/// A request about the person's account, recognised by the bundle's keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRequest {
+    /// "DELETE MY DATA": asks for confirmation.
+    Erase,
+    /// Confirms an erasure asked for a moment ago.
+    EraseConfirm,
+}
+
 /// A loaded compliance policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -41,6 +50,21 @@ impl Policy {
         Decision {
             actions: rules::decide(&self.config, message, user),
         }
+    }
+
+    /// The account request the whole message is, if any: these are carried out by the
+    /// host (they need its store and providers), named here so the bundle owns the words.
+    pub fn account_request(&self, text: &str) -> Option<AccountRequest> {
+        match self.config.keywords.classify(text)? {
+            keywords::Keyword::Erase => Some(AccountRequest::Erase),
+            keywords::Keyword::EraseConfirm => Some(AccountRequest::EraseConfirm),
+            _ => None,
+        }
+    }
+
+    /// The word that confirms an erasure (the first of `keywords.erase-confirm`).
+    pub fn erase_confirm_word(&self) -> Option<&str> {
+        self.config.erase_confirm_word.as_deref()
     }
 
     /// Prefix the disclosure when `disclose`, and shorten the reply (never the

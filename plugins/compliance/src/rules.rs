@@ -18,7 +18,8 @@ pub fn decide(config: &Config, message: &Inbound, user: &UserContext) -> Vec<Act
         Some(Keyword::OptInWhenOptedOut) if user.opted_out => {
             return vec![Action::OptIn(texts.opt_in.clone())];
         }
-        Some(Keyword::OptInWhenOptedOut) | None => {}
+        // Account requests are the host's to carry out; to the law they are conversation.
+        Some(Keyword::OptInWhenOptedOut | Keyword::Erase | Keyword::EraseConfirm) | None => {}
     }
     if user.opted_out {
         return vec![block(BlockReason::OptedOut, None)];

@@ -186,3 +186,42 @@ fn broken_json_is_refused_without_panic() {
     }
     assert!(Policy::from_config_json(&"[".repeat(10_000)).is_err());
 }
+
+#[test]
+fn account_words_are_recognised_whole_and_kept_apart_from_the_law() {
+    use jules_compliance::AccountRequest;
+    let policy = Policy::from_config_json(CONFIG).unwrap();
+    assert_eq!(
+        policy.account_request("Delete my data."),
+        Some(AccountRequest::Erase)
+    );
+    assert_eq!(
+        policy.account_request("borrar mis datos"),
+        Some(AccountRequest::Erase)
+    );
+    assert_eq!(
+        policy.account_request("confirm-delete"),
+        Some(AccountRequest::EraseConfirm)
+    );
+    assert_eq!(policy.account_request("please delete my data now"), None);
+    assert_eq!(policy.account_request("STOP"), None);
+    assert_eq!(policy.erase_confirm_word(), Some("CONFIRM DELETE"));
+    // An erasure must be confirmable, and an account word cannot also be a law's word.
+    refused(
+        |c| c["keywords"]["erase-confirm"] = json!([]),
+        "keywords.erase-confirm",
+    );
+    refused(
+        |c| c["keywords"]["erase"] = json!(["STOP"]),
+        "keywords.erase",
+    );
+    // Without account words nothing is an account request.
+    let mut config = bundled();
+    config["keywords"].as_object_mut().unwrap().remove("erase");
+    config["keywords"]
+        .as_object_mut()
+        .unwrap()
+        .remove("erase-confirm");
+    let bare = Policy::from_config_json(&config.to_string()).unwrap();
+    assert_eq!(bare.account_request("DELETE MY DATA"), None);
+}
