@@ -6,6 +6,7 @@
 //! (sealing personal data at rest).
 
 pub mod age;
+pub mod billing;
 pub mod carrier;
 pub mod cli;
 pub mod config;

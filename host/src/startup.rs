@@ -149,7 +149,8 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         carriers,
         age,
         services.pipeline.clone(),
-    );
+    )
+    .with_stripe(services.stripe.clone().map(crate::billing::Stripe::new));
     // The desired state, where one exists, decides over POLICY_DIR before traffic.
     let rollout = crate::rollout::Agent::new(
         policies.clone(),
@@ -400,6 +401,12 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets, pipeli
         eprintln!("  sms    CONSOLE carrier: replies are printed (set BANDWIDTH_* or TWILIO_*)");
     } else {
         eprintln!("  sms    {carrier}");
+    }
+    match &pipeline.stripe {
+        Some(s) => eprintln!("  billing stripe {}", s.settings.api_url),
+        None => {
+            eprintln!("  billing OFF: UPGRADE answers that Premium is not available (set STRIPE_*)")
+        }
     }
     match &*pipeline.age {
         AgeVerifier::Veriff(v) => eprintln!("  age    veriff {}", v.settings.base_url),

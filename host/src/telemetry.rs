@@ -57,7 +57,7 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 /// Every metric the host exports, with its HELP text (the list in README.md).
-pub const METRICS: [(&str, &str); 23] = [
+pub const METRICS: [(&str, &str); 25] = [
     (
         "jules_http_requests_total",
         "HTTP requests by route pattern, method and status.",
@@ -145,6 +145,14 @@ pub const METRICS: [(&str, &str); 23] = [
     (
         "jules_store_pool_wait_seconds",
         "Wait for a pooled database connection (Postgres).",
+    ),
+    (
+        "jules_age_checks_total",
+        "Age checks by provider and outcome (created, failed, then each decision).",
+    ),
+    (
+        "jules_tier_changes_total",
+        "People moved between tiers by their subscription's state, by the tier they moved to.",
     ),
     ("jules_build_info", "The host's version, as a label."),
 ];

@@ -7,7 +7,7 @@ use jules::store::{Migration, MigrationError, POSTGRES, migrate};
 use support::TestDatabase;
 
 /// Every migration, in order: what a fresh store applies.
-const EVERY_MIGRATION: [&str; 12] = [
+const EVERY_MIGRATION: [&str; 13] = [
     "0001_initial",
     "0002_pipeline",
     "0003_claims",
@@ -20,6 +20,7 @@ const EVERY_MIGRATION: [&str; 12] = [
     "0010_shadow",
     "0011_age_checks",
     "0012_erasure",
+    "0013_billing",
 ];
 
 async fn tables(client: &tokio_postgres::Client) -> Vec<String> {

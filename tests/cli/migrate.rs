@@ -27,7 +27,7 @@ async fn migrate_applies_once_and_reports_status() {
         (code, out.trim()),
         (
             0,
-            "pending  0001_initial\npending  0002_pipeline\npending  0003_claims\npending  0004_sends\npending  0005_rejected_events\npending  0006_compliance_events\npending  0007_key_checks\npending  0008_policy_rollout\npending  0009_crisis_review\npending  0010_shadow\npending  0011_age_checks\npending  0012_erasure"
+            "pending  0001_initial\npending  0002_pipeline\npending  0003_claims\npending  0004_sends\npending  0005_rejected_events\npending  0006_compliance_events\npending  0007_key_checks\npending  0008_policy_rollout\npending  0009_crisis_review\npending  0010_shadow\npending  0011_age_checks\npending  0012_erasure\npending  0013_billing"
         ),
         "{err}"
     );
@@ -36,7 +36,7 @@ async fn migrate_applies_once_and_reports_status() {
         (code, out.trim()),
         (
             0,
-            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure"
+            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure\napplied  0013_billing"
         ),
         "{err}"
     );
@@ -45,7 +45,7 @@ async fn migrate_applies_once_and_reports_status() {
     let (_, out, _) = jules(&["migrate", "status"], url);
     assert_eq!(
         out.trim(),
-        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure"
+        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure\napplied  0013_billing"
     );
 }
 
@@ -70,7 +70,7 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
         (code, out.trim()),
         (
             Some(0),
-            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure"
+            "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure\napplied  0013_billing"
         ),
         "{err}"
     );
@@ -81,7 +81,7 @@ fn migrate_without_a_database_url_migrates_the_embedded_store() {
     let (_, out, _) = run(&["migrate", "status"]);
     assert_eq!(
         out.trim(),
-        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure"
+        "applied  0001_initial\napplied  0002_pipeline\napplied  0003_claims\napplied  0004_sends\napplied  0005_rejected_events\napplied  0006_compliance_events\napplied  0007_key_checks\napplied  0008_policy_rollout\napplied  0009_crisis_review\napplied  0010_shadow\napplied  0011_age_checks\napplied  0012_erasure\napplied  0013_billing"
     );
 }
 

@@ -367,7 +367,7 @@ async fn serve_refuses_an_old_schema_when_told_not_to_migrate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("0001_initial, 0002_pipeline, 0003_claims, 0004_sends, 0005_rejected_events, 0006_compliance_events, 0007_key_checks, 0008_policy_rollout, 0009_crisis_review, 0010_shadow, 0011_age_checks, 0012_erasure pending")
+        err.contains("0001_initial, 0002_pipeline, 0003_claims, 0004_sends, 0005_rejected_events, 0006_compliance_events, 0007_key_checks, 0008_policy_rollout, 0009_crisis_review, 0010_shadow, 0011_age_checks, 0012_erasure, 0013_billing pending")
             && err.contains("jules migrate"),
         "{err}"
     );

@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod age;
+mod billing;
 mod compliance;
 mod erase;
 mod ingress;

@@ -10,7 +10,7 @@ use jules::crypto::{BlindIndex, KeyOrigin, KeyRing, Secrets};
 use jules::startup::Running;
 
 use super::TestDatabase;
-use super::fakes::{Fake, Seen};
+use super::fakes::{Fake, Seen, Subscriptions};
 
 /// The shipped bundles, except that compliance does not require age verification
 /// (there is no verification provider in these tests).
@@ -87,6 +87,8 @@ pub struct Options {
     pub age_gate: bool,
     /// Veriff (the fake) checks ages; else the development stand-in does.
     pub veriff: bool,
+    /// Subscriptions through Stripe (the fake).
+    pub stripe: bool,
     /// Wall-clock budget of one policy call.
     pub policy_deadline: Duration,
     /// Policy calls running at once.
@@ -102,7 +104,8 @@ pub struct Options {
 #[derive(Clone)]
 pub struct Shared {
     db: Arc<TestDatabase>,
-    fakes: [Fake; 6],
+    fakes: [Fake; 7],
+    subscriptions: Subscriptions,
     keys: String,
 }
 
@@ -123,6 +126,7 @@ impl Default for Options {
             beside: None,
             age_gate: false,
             veriff: false,
+            stripe: false,
             policy_deadline: Duration::from_millis(100),
             policy_concurrency: 2,
             shadow_queue: 1024,
@@ -149,6 +153,9 @@ pub fn text_event(id: &str, from: &str, text: &str) -> serde_json::Value {
 pub const TWILIO_TOKEN: &str = "twilio-test-token";
 pub const VERIFF_KEY: &str = "veriff-test-key";
 pub const VERIFF_SECRET: &str = "veriff-test-shared-secret";
+pub const STRIPE_KEY: &str = "sk_test_jules";
+pub const STRIPE_PRICE: &str = "price_test_premium";
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_test_jules";
 pub const JULES_NUMBER: &str = "+15550001111";
 
 pub struct TestApp {
@@ -161,6 +168,9 @@ pub struct TestApp {
     pub openai: Fake,
     pub alerts: Fake,
     pub veriff: Fake,
+    pub stripe: Fake,
+    /// What the fake Stripe answers for each subscription.
+    pub subscriptions: Subscriptions,
     pub http: reqwest::Client,
     pub db: Arc<TestDatabase>,
     keys: String,
@@ -170,10 +180,16 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(o: Options) -> TestApp {
-        let (db, [bandwidth, twilio, anthropic, openai, alerts, veriff], keys) =
-            match o.beside.clone() {
-                Some(shared) => (shared.db, shared.fakes, shared.keys),
-                None => (
+        let (
+            db,
+            [bandwidth, twilio, anthropic, openai, alerts, veriff, stripe],
+            keys,
+            subscriptions,
+        ) = match o.beside.clone() {
+            Some(shared) => (shared.db, shared.fakes, shared.keys, shared.subscriptions),
+            None => {
+                let subscriptions = Subscriptions::default();
+                (
                     Arc::new(TestDatabase::create().await),
                     [
                         Fake::bandwidth().await,
@@ -182,10 +198,13 @@ impl TestApp {
                         Fake::openai().await,
                         Fake::sink().await,
                         Fake::veriff().await,
+                        Fake::stripe(subscriptions.clone()).await,
                     ],
                     KeyRing::generate("e2e").unwrap().to_spec(),
-                ),
-            };
+                    subscriptions,
+                )
+            }
+        };
         let data = tempfile::tempdir().unwrap();
         let mut config = Config::from_env().expect("the test environment is a valid configuration");
         config.port = 0;
@@ -266,6 +285,13 @@ impl TestApp {
             shared_secret: VERIFF_SECRET.into(),
             callback: Some(public_url.clone()),
         });
+        s.stripe = o.stripe.then(|| jules::billing::StripeSettings {
+            api_url: stripe.url.clone(),
+            secret_key: STRIPE_KEY.into(),
+            price_id: STRIPE_PRICE.into(),
+            webhook_secret: STRIPE_WEBHOOK_SECRET.into(),
+            return_url: "https://jules.example.com/premium".into(),
+        });
         s.pipeline.shadow_queue = o.shadow_queue;
         let secrets = Secrets {
             ring: KeyRing::parse(&keys).unwrap(),
@@ -295,6 +321,8 @@ impl TestApp {
             openai,
             alerts,
             veriff,
+            stripe,
+            subscriptions,
             http: jules::net::client(Duration::from_secs(30)),
             db,
             keys,
@@ -314,7 +342,9 @@ impl TestApp {
                 self.openai.clone(),
                 self.alerts.clone(),
                 self.veriff.clone(),
+                self.stripe.clone(),
             ],
+            subscriptions: self.subscriptions.clone(),
             keys: self.keys.clone(),
         }
     }

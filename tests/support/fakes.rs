@@ -242,6 +242,47 @@ impl Fake {
         Fake::start(veriff_session).await
     }
 
+    /// Stripe's API (WIRE.md): Checkout and Portal sessions, and each subscription as
+    /// `subscriptions` holds it now (`GET /v1/subscriptions/{id}`; `DELETE` cancels it;
+    /// 404 when unknown).
+    pub async fn stripe(subscriptions: Subscriptions) -> Fake {
+        let fake = Fake::start(|_| Answer::new(404, serde_json::json!({"error": {"type": "invalid_request_error", "message": "no such route"}}))).await;
+        fake.intercept(move |seen, _| {
+            let n = seen.at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
+            Some(match (seen.method.as_str(), seen.path.as_str()) {
+                ("POST", "/v1/checkout/sessions") => Answer::new(
+                    200,
+                    serde_json::json!({"id": format!("cs_test_{n}"), "object": "checkout.session",
+                                       "url": format!("https://checkout.stripe.com/c/pay/cs_test_{n}")}),
+                ),
+                ("POST", "/v1/billing_portal/sessions") => Answer::new(
+                    200,
+                    serde_json::json!({"id": format!("bps_{n}"), "object": "billing_portal.session",
+                                       "url": format!("https://billing.stripe.com/p/session/test_{n}")}),
+                ),
+                ("DELETE", path) if path.starts_with("/v1/subscriptions/") => {
+                    let id = &path["/v1/subscriptions/".len()..];
+                    match subscriptions.lock().unwrap().get_mut(id) {
+                        Some(s) => {
+                            s["status"] = serde_json::json!("canceled");
+                            Answer::new(200, s.clone())
+                        }
+                        None => Answer::new(404, serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such subscription"}})),
+                    }
+                }
+                ("GET", path) if path.starts_with("/v1/subscriptions/") => {
+                    let id = &path["/v1/subscriptions/".len()..];
+                    match subscriptions.lock().unwrap().get(id) {
+                        Some(s) => Answer::new(200, s.clone()),
+                        None => Answer::new(404, serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such subscription"}})),
+                    }
+                }
+                _ => return None,
+            })
+        });
+        fake
+    }
+
     /// Anything: 204.
     pub async fn sink() -> Fake {
         Fake::start(|_| Answer {
@@ -410,3 +451,6 @@ pub fn veriff_session(n: usize) -> Answer {
 pub fn veriff_link(n: usize) -> String {
     format!("https://alchemy.veriff.com/v/token-{n}")
 }
+
+/// The fake Stripe's subscriptions by id, as `GET /v1/subscriptions/{id}` answers them.
+pub type Subscriptions = Arc<Mutex<std::collections::BTreeMap<String, serde_json::Value>>>;

@@ -184,3 +184,4 @@ pub mod redis;
 pub mod registry;
 #[macro_use]
 pub mod store;
+pub mod stripe;

@@ -20,8 +20,25 @@ pub fn erase(phone: &str) -> ExitCode {
             eprintln!("nobody has this number: nothing was erased");
             return Ok(ExitCode::FAILURE);
         };
+        let stripe = config
+            .services
+            .stripe
+            .clone()
+            .map(crate::billing::Stripe::new);
+        let cancelled =
+            crate::billing::cancel_before_erasure(stripe.as_ref(), store.db(), person.id).await?;
+        if !cancelled {
+            eprintln!(
+                "warning: their live subscription could not be cancelled: cancel it in Stripe; they are told to text CANCEL PLAN"
+            );
+        }
+        let notice = if cancelled {
+            ERASED_NOTICE.to_string()
+        } else {
+            format!("{ERASED_NOTICE}{}", crate::billing::texts::NOT_CANCELLED)
+        };
         if !store
-            .erase_person(person.id, "on an operator's request", Some(ERASED_NOTICE))
+            .erase_person(person.id, "on an operator's request", Some(&notice))
             .await?
         {
             eprintln!("the person was removed meanwhile: nothing was erased");

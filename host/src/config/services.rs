@@ -45,6 +45,8 @@ pub struct Services {
     pub http: HttpSettings,
     /// Age verification (`VERIFF_API_KEY`, `VERIFF_SHARED_SECRET`, `VERIFF_BASE_URL`).
     pub veriff: Option<crate::age::VeriffSettings>,
+    /// Subscriptions (`STRIPE_SECRET_KEY` and the rest).
+    pub stripe: Option<crate::billing::StripeSettings>,
 }
 
 pub fn from_env() -> Result<Services, ConfigError> {
@@ -125,8 +127,22 @@ pub fn from_env() -> Result<Services, ConfigError> {
             callback: public_url.clone(),
         }),
     };
+    let stripe = match var("STRIPE_SECRET_KEY") {
+        None => None,
+        Some(secret_key) => Some(crate::billing::StripeSettings {
+            api_url: url("STRIPE_API_URL", "https://api.stripe.com")?,
+            secret_key,
+            price_id: required("STRIPE_PRICE_ID", "STRIPE_SECRET_KEY")?,
+            webhook_secret: required("STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY")?,
+            return_url: {
+                required("STRIPE_RETURN_URL", "STRIPE_SECRET_KEY")?;
+                url("STRIPE_RETURN_URL", "")?
+            },
+        }),
+    };
     Ok(Services {
         veriff,
+        stripe,
         bandwidth,
         twilio,
         carrier_timeout: millis("CARRIER_TIMEOUT_MS", 15_000)?,

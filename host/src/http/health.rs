@@ -157,6 +157,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 "llm": llm_check(&state),
                 "carrier": { "mode": state.pipeline.carriers.mode() },
                 "age_verification": { "mode": state.pipeline.age.describe() },
+                "billing": { "mode": if state.pipeline.stripe.is_some() { "stripe" } else { "off" } },
                 "webhooks": { "rejected_events": rejected },
             },
         })),

@@ -63,6 +63,7 @@ pub fn router(state: AppState, settings: &HttpSettings) -> Router {
         .route("/webhooks/twilio", post(webhooks::twilio::receive))
         .route("/webhooks/twilio/status", post(webhooks::twilio::receive))
         .route("/webhooks/veriff", post(webhooks::veriff::receive))
+        .route("/webhooks/stripe", post(webhooks::stripe::receive))
         .route_layer(axum::middleware::from_fn(crate::telemetry::http))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

@@ -1,6 +1,7 @@
 //! Account requests the compliance bundle names and the host carries out: erasing a
 //! person's data on their own request ("DELETE MY DATA", then a confirmation within
-//! ten minutes). They apply where the person could converse (a reply, or the free
+//! ten minutes), and Premium ("UPGRADE": a Stripe Checkout link; "CANCEL PLAN": a
+//! Customer Portal link). They apply where the person could converse (a reply, or the free
 //! tier's daily limit); keywords of the law (STOP, HELP) and the age gate come first.
 
 use std::time::Duration;
@@ -10,7 +11,8 @@ use jules_policy_model::{Action, BlockReason};
 
 use super::Pipeline;
 use super::conversation::{ComplianceLog, Gathered};
-use crate::store::{ComplianceEvent, StoreError, TurnOutcome};
+use crate::billing;
+use crate::store::{ComplianceEvent, StoreError, Tier, TurnOutcome};
 
 /// How long a request to erase waits for its confirmation.
 const CONFIRM_WITHIN: Duration = Duration::from_secs(600);
@@ -56,10 +58,58 @@ impl Pipeline {
             }
             AccountRequest::EraseConfirm if self.erase_asked(turn).await? => {
                 out.erase = Some("on their request".into());
-                Ok(Some(ERASED_NOTICE.into()))
+                let cancelled = Box::pin(billing::cancel_before_erasure(
+                    self.stripe.as_deref(),
+                    self.store.db(),
+                    turn.user.id,
+                ))
+                .await?;
+                Ok(Some(if cancelled {
+                    ERASED_NOTICE.into()
+                } else {
+                    format!("{ERASED_NOTICE}{}", billing::texts::NOT_CANCELLED)
+                }))
             }
             AccountRequest::EraseConfirm => Ok(None),
+            AccountRequest::Upgrade => self.upgrade(turn).await.map(Some),
+            AccountRequest::ManagePlan => self.manage_plan(turn).await.map(Some),
         }
+    }
+
+    /// A Checkout link, or why there is none.
+    async fn upgrade(&self, turn: &Gathered) -> Result<String, StoreError> {
+        let Some(stripe) = &self.stripe else {
+            return Ok(billing::texts::UNAVAILABLE.into());
+        };
+        if turn.user.tier == Tier::Premium {
+            return Ok(billing::texts::ALREADY_PREMIUM.into());
+        }
+        let reference = Box::pin(self.store.db().billing_reference(turn.user.id)).await?;
+        Ok(match stripe.checkout(reference).await {
+            Ok(url) => format!("{}{url}", billing::texts::UPGRADE),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Stripe Checkout session");
+                billing::texts::UNAVAILABLE.into()
+            }
+        })
+    }
+
+    /// A Customer Portal link for a subscriber, or why there is none.
+    async fn manage_plan(&self, turn: &Gathered) -> Result<String, StoreError> {
+        let Some(stripe) = &self.stripe else {
+            return Ok(billing::texts::UNAVAILABLE.into());
+        };
+        let billed = Box::pin(self.store.db().billing(turn.user.id)).await?;
+        let Some(customer) = billed.and_then(|b| b.customer_id) else {
+            return Ok(billing::texts::NOT_SUBSCRIBED.into());
+        };
+        Ok(match stripe.portal(&customer).await {
+            Ok(url) => format!("{}{url}", billing::texts::MANAGE),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Stripe Customer Portal session");
+                billing::texts::UNAVAILABLE.into()
+            }
+        })
     }
 
     /// Whether the person asked to be erased in the last `CONFIRM_WITHIN` and has not

@@ -93,6 +93,8 @@ pub struct Pipeline {
     pub clock: Arc<Clock>,
     /// Who checks ages when the compliance policy asks.
     pub age: Arc<AgeVerifier>,
+    /// Subscriptions, when Stripe is configured (`with_stripe`).
+    pub stripe: Option<Arc<crate::billing::Stripe>>,
     pub settings: Arc<PipelineSettings>,
     /// Rung when a message is stored (ingress) or queued (the worker).
     pub inbound_ready: Arc<Notify>,
@@ -103,6 +105,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    pub fn with_stripe(mut self, stripe: Option<crate::billing::Stripe>) -> Pipeline {
+        self.stripe = stripe.map(Arc::new);
+        self
+    }
+
     pub fn new(
         store: Store,
         memory: Memory,
@@ -122,6 +129,7 @@ impl Pipeline {
             carriers,
             clock: Arc::default(),
             age: Arc::new(age),
+            stripe: None,
             settings: Arc::new(settings),
             inbound_ready: Arc::default(),
             outbox_ready: Arc::default(),

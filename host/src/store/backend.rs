@@ -454,4 +454,21 @@ impl Backend {
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.erase_person(user_id, at, detail, notice).await)
     }
+
+    /// The person's billing reference (what Stripe is given), made on first use.
+    pub async fn billing_reference(&self, user_id: Uuid) -> Result<Uuid, StoreError> {
+        dispatch!(self, s => s.billing_reference(user_id).await)
+    }
+
+    pub async fn billing(&self, user_id: Uuid) -> Result<Option<BillingRow>, StoreError> {
+        dispatch!(self, s => s.billing(user_id).await)
+    }
+
+    /// Record a subscription's state and the tier it gives, once per Stripe event.
+    pub async fn apply_subscription(
+        &self,
+        s: &SubscriptionState<'_>,
+    ) -> Result<SubscriptionApplied, StoreError> {
+        dispatch!(self, st => st.apply_subscription(s).await)
+    }
 }

@@ -101,6 +101,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "erasure",
         sql: include_str!("../../../migrations/postgres/0012_erasure.sql"),
     },
+    Migration {
+        version: 13,
+        name: "billing",
+        sql: include_str!("../../../migrations/postgres/0013_billing.sql"),
+    },
 ];
 
 /// The embedded store's migrations (SQLite), in order, numbered like Postgres's.
@@ -164,6 +169,11 @@ pub const SQLITE: &[Migration] = &[
         version: 12,
         name: "erasure",
         sql: include_str!("../../../migrations/sqlite/0012_erasure.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "billing",
+        sql: include_str!("../../../migrations/sqlite/0013_billing.sql"),
     },
 ];
 

@@ -481,3 +481,37 @@ pub enum DecisionApplied {
     /// No check has this id and session: nothing was written.
     UnknownCheck,
 }
+
+/// A person's subscription as last read from Stripe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingRow {
+    pub user_id: Uuid,
+    pub reference: Uuid,
+    pub customer_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A subscription's state as Stripe reports it, to record against the person whose
+/// `reference` it carries (`Backend::apply_subscription`).
+#[derive(Debug, Clone)]
+pub struct SubscriptionState<'a> {
+    /// The Stripe event's id: an event delivered again changes nothing.
+    pub event_id: &'a str,
+    pub reference: Uuid,
+    pub customer_id: &'a str,
+    pub subscription_id: &'a str,
+    pub status: &'a str,
+    /// The tier the status gives.
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionApplied {
+    /// Recorded: the person and their tier before and now.
+    Applied { user_id: Uuid, was: Tier, now: Tier },
+    /// This event was applied before.
+    Repeat,
+    /// No person has this reference: nothing was written.
+    UnknownReference,
+}

@@ -45,6 +45,11 @@ struct RawKeywords {
     erase: Vec<String>,
     #[serde(default)]
     erase_confirm: Vec<String>,
+    /// Subscriptions: asking for Premium, and managing or cancelling it.
+    #[serde(default)]
+    upgrade: Vec<String>,
+    #[serde(default)]
+    cancel_plan: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +147,8 @@ impl Config {
                 "keywords.erase-confirm",
                 &k.erase_confirm,
             ),
+            (Keyword::Upgrade, "keywords.upgrade", &k.upgrade),
+            (Keyword::ManagePlan, "keywords.cancel-plan", &k.cancel_plan),
         ])?;
         if !k.erase.is_empty() && k.erase_confirm.is_empty() {
             return Err(

@@ -24,6 +24,10 @@ pub enum Keyword {
     Erase,
     /// Confirms an erasure asked for a moment ago; otherwise it is conversation.
     EraseConfirm,
+    /// Asks for Premium (the host answers with a checkout link).
+    Upgrade,
+    /// Asks to manage or cancel Premium (the host answers with a portal link).
+    ManagePlan,
 }
 
 /// A repeated keyword counts up to this many times; longer runs are not a keyword.

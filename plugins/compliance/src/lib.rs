@@ -29,6 +29,10 @@ pub enum AccountRequest {
     Erase,
     /// Confirms an erasure asked for a moment ago.
     EraseConfirm,
+    /// "UPGRADE": a checkout link.
+    Upgrade,
+    /// "CANCEL PLAN": a link to manage or cancel the subscription.
+    ManagePlan,
 }
 
 /// A loaded compliance policy.
@@ -58,6 +62,8 @@ impl Policy {
         match self.config.keywords.classify(text)? {
             keywords::Keyword::Erase => Some(AccountRequest::Erase),
             keywords::Keyword::EraseConfirm => Some(AccountRequest::EraseConfirm),
+            keywords::Keyword::Upgrade => Some(AccountRequest::Upgrade),
+            keywords::Keyword::ManagePlan => Some(AccountRequest::ManagePlan),
             _ => None,
         }
     }

@@ -19,7 +19,14 @@ pub fn decide(config: &Config, message: &Inbound, user: &UserContext) -> Vec<Act
             return vec![Action::OptIn(texts.opt_in.clone())];
         }
         // Account requests are the host's to carry out; to the law they are conversation.
-        Some(Keyword::OptInWhenOptedOut | Keyword::Erase | Keyword::EraseConfirm) | None => {}
+        Some(
+            Keyword::OptInWhenOptedOut
+            | Keyword::Erase
+            | Keyword::EraseConfirm
+            | Keyword::Upgrade
+            | Keyword::ManagePlan,
+        )
+        | None => {}
     }
     if user.opted_out {
         return vec![block(BlockReason::OptedOut, None)];

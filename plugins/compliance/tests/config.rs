@@ -204,6 +204,19 @@ fn account_words_are_recognised_whole_and_kept_apart_from_the_law() {
         Some(AccountRequest::EraseConfirm)
     );
     assert_eq!(policy.account_request("please delete my data now"), None);
+    assert_eq!(
+        policy.account_request("Upgrade!"),
+        Some(AccountRequest::Upgrade)
+    );
+    assert_eq!(
+        policy.account_request("cancel plan"),
+        Some(AccountRequest::ManagePlan)
+    );
+    assert_eq!(
+        policy.account_request("CANCEL"),
+        None,
+        "the law's opt-out word"
+    );
     assert_eq!(policy.account_request("STOP"), None);
     assert_eq!(policy.erase_confirm_word(), Some("CONFIRM DELETE"));
     // An erasure must be confirmable, and an account word cannot also be a law's word.

@@ -5,6 +5,7 @@
 //! 503 only for a store that failed. Nothing from a message (text, number) is logged.
 
 pub mod bandwidth;
+pub mod stripe;
 pub mod twilio;
 pub mod veriff;
 

@@ -11,6 +11,7 @@ use super::migrate::{self, MigrationStatus, POSTGRES};
 use super::types::*;
 
 mod age;
+mod billing;
 mod erase;
 mod outbox;
 mod review;

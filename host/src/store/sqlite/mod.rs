@@ -14,6 +14,7 @@ use super::migrate::{Migration, MigrationError, MigrationStatus, SQLITE};
 use super::types::*;
 
 mod age;
+mod billing;
 mod erase;
 mod outbox;
 mod review;
