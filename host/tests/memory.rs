@@ -183,6 +183,38 @@ async fn redis_holds_nothing_personal_in_the_clear() {
 }
 
 #[tokio::test]
+async fn forgetting_a_person_drops_their_keys_and_no_one_elses() {
+    let f = Fixture::postgres().await;
+    let url = shared().await;
+    let s = settings(10);
+    let prefix = s.key_prefix.clone();
+    let memory = Memory::new(Some(&url), f.store.clone(), s).unwrap();
+    let (gone, kept) = (
+        user(&f, "+15557650001", "forget me").await,
+        user(&f, "+15557650002", "remember me").await,
+    );
+    for u in [gone, kept] {
+        memory.recent_turns(u).await.unwrap();
+        memory
+            .set_preferences(u, &serde_json::json!({"n": 1}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(dump(&url, &prefix).await.len(), 4);
+    memory.forget(gone).await.unwrap();
+    let keys: Vec<String> = dump(&url, &prefix)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.ends_with(&kept.to_string())),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
 async fn redis_stopped_mid_run_falls_back_to_the_store_and_recovers() {
     let f = Fixture::postgres().await;
     let mut redis = PrivateRedis::start();

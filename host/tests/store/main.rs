@@ -18,6 +18,7 @@ use jules::store::{
 use support::store::Fixture;
 
 mod age;
+mod billing;
 mod erase;
 mod outbox;
 mod rollout;
