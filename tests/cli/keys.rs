@@ -6,9 +6,10 @@ use std::time::SystemTime;
 use crate::support::TestDatabase;
 use crate::support::store::secrets;
 
-const BLIND: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+pub(crate) const BLIND: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
 
-fn jules(args: &[&str], url: &str, keys: &str) -> (i32, String, String) {
+/// Run `jules` on the database at `url` with these keys (and no Redis).
+pub(crate) fn jules(args: &[&str], url: &str, keys: &str) -> (i32, String, String) {
     let data = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_jules"))
         .args(args)
@@ -16,6 +17,7 @@ fn jules(args: &[&str], url: &str, keys: &str) -> (i32, String, String) {
         .env("DATABASE_URL", url)
         .env("ENCRYPTION_KEYS", keys)
         .env("BLIND_INDEX_KEY", BLIND)
+        .env_remove("REDIS_URL")
         .output()
         .expect("run jules");
     (

@@ -1,29 +1,13 @@
 //! `jules users erase` as an operator runs it on a person's request.
 
-use std::process::Command;
 use std::time::SystemTime;
 
+use crate::keys::{BLIND, jules};
 use crate::support::TestDatabase;
 use crate::support::store::{one_key, secrets};
 
-const BLIND: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
-
 fn erase(phone: &str, url: &str, keys: &str) -> (i32, String, String) {
-    let data = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_jules"))
-        .args(["users", "erase", "--phone", phone])
-        .env("DATA_DIR", data.path())
-        .env("DATABASE_URL", url)
-        .env("ENCRYPTION_KEYS", keys)
-        .env("BLIND_INDEX_KEY", BLIND)
-        .env_remove("REDIS_URL")
-        .output()
-        .expect("run jules");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    jules(&["users", "erase", "--phone", phone], url, keys)
 }
 
 #[tokio::test]

@@ -385,6 +385,19 @@ async fn resubmission_and_expiry_open_new_sessions_and_a_failing_veriff_is_retri
     let sent = app.sent_to(me);
     assert!(sent[3].contains(&veriff_link(3)), "{sent:?}");
     assert_eq!(app.veriff.count(), 4);
+
+    // While Veriff reviews an attempt, texts get the pending text and no new session.
+    let review = decision(&app, 3, "review", 9104, None, "2026-12-01T10:20:00.000Z");
+    assert_eq!(decide(&app, &review).await.1, json!({"status": "applied"}));
+    app.text("r-4", me, "any news?").await;
+    app.run_until_idle().await;
+    let sent = app.sent_to(me);
+    assert!(sent[4].contains("still in progress"), "{sent:?}");
+    assert!(
+        !sent[4].contains("https://") && !sent[4].contains("VERIFY"),
+        "{sent:?}"
+    );
+    assert_eq!(app.veriff.count(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

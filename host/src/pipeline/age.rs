@@ -11,6 +11,15 @@ use crate::store::{
     AgeStatus, CHILD_ERASED, CheckStatus, ComplianceEvent, NewCheck, StoreError, TurnOutcome,
 };
 
+/// What a person waiting for an age check is sent besides the prompt.
+enum Link {
+    Open(String),
+    /// Veriff is reviewing their attempt: no new session.
+    InReview,
+    /// Veriff could not make a session (counted and logged).
+    Failed,
+}
+
 impl Pipeline {
     /// The text answering a turn the compliance policy met with `prompt`. An error
     /// reading or writing the store fails the turn (it is tried again); a provider
@@ -23,13 +32,12 @@ impl Pipeline {
         log: &ComplianceLog,
     ) -> Result<String, StoreError> {
         match &*self.age {
-            AgeVerifier::Veriff(veriff) => {
-                let link = self.veriff_link(veriff, turn).await?;
-                Ok(match link {
-                    Some(url) => format!("{prompt}\n{}{url}", texts::LINK),
-                    None => format!("{prompt}\n{}", texts::NO_LINK_YET),
-                })
-            }
+            AgeVerifier::Veriff(veriff) => Ok(match self.veriff_link(veriff, turn).await? {
+                Link::Open(url) => format!("{prompt}\n{}{url}", texts::LINK),
+                // Veriff is deciding: the bundle's pending text says so.
+                Link::InReview => prompt.to_string(),
+                Link::Failed => format!("{prompt}\n{}", texts::NO_LINK_YET),
+            }),
             AgeVerifier::StandIn => Ok(self
                 .stand_in(turn, out, log)
                 .map(str::to_string)
@@ -43,18 +51,13 @@ impl Pipeline {
         }
     }
 
-    /// The person's open link, or a new session's; None when Veriff could not make one
-    /// (counted and logged) or a decision is being reviewed.
-    async fn veriff_link(
-        &self,
-        veriff: &Veriff,
-        turn: &Gathered,
-    ) -> Result<Option<String>, StoreError> {
+    /// The person's open link, or a new session's.
+    async fn veriff_link(&self, veriff: &Veriff, turn: &Gathered) -> Result<Link, StoreError> {
         let user = turn.user.id;
         let latest = Box::pin(self.store.latest_age_check(user)).await?;
         match latest {
-            Some(check) if check.open_at(turn.now) => return Ok(Some(check.url)),
-            Some(check) if check.status == CheckStatus::Review => return Ok(None),
+            Some(check) if check.open_at(turn.now) => return Ok(Link::Open(check.url)),
+            Some(check) if check.status == CheckStatus::Review => return Ok(Link::InReview),
             _ => {}
         }
         let id = uuid::Uuid::new_v4();
@@ -64,7 +67,7 @@ impl Pipeline {
                 metrics::counter!("jules_age_checks_total", "provider" => "veriff", "outcome" => "failed")
                     .increment(1);
                 tracing::warn!(error = %e, "no Veriff session: the person is told to ask again");
-                return Ok(None);
+                return Ok(Link::Failed);
             }
         };
         Box::pin(self.store.add_age_check(&NewCheck {
@@ -79,7 +82,7 @@ impl Pipeline {
         .await?;
         metrics::counter!("jules_age_checks_total", "provider" => "veriff", "outcome" => "created")
             .increment(1);
-        Ok(Some(session.url))
+        Ok(Link::Open(session.url))
     }
 
     /// Development: a pending person's text that is a date of birth decides their age.
