@@ -15,6 +15,7 @@ pub mod domain;
 pub mod harness;
 pub mod heap;
 pub mod http;
+pub mod langfuse;
 pub mod llm;
 pub mod memory;
 pub mod net;

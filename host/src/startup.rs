@@ -150,7 +150,13 @@ pub async fn start(config: &Config, secrets: Secrets) -> anyhow::Result<Running>
         age,
         services.pipeline.clone(),
     )
-    .with_stripe(services.stripe.clone().map(crate::billing::Stripe::new));
+    .with_stripe(services.stripe.clone().map(crate::billing::Stripe::new))
+    .with_langfuse(
+        services
+            .langfuse
+            .clone()
+            .map(crate::langfuse::Langfuse::start),
+    );
     // The desired state, where one exists, decides over POLICY_DIR before traffic.
     let rollout = crate::rollout::Agent::new(
         policies.clone(),
@@ -401,6 +407,14 @@ fn announce(config: &Config, policies: &PolicyRuntime, secrets: &Secrets, pipeli
         eprintln!("  sms    CONSOLE carrier: replies are printed (set BANDWIDTH_* or TWILIO_*)");
     } else {
         eprintln!("  sms    {carrier}");
+    }
+    if let (Some(l), Some(s)) = (&pipeline.langfuse, &config.services.langfuse) {
+        let content = if l.captures_content() {
+            "texts masked and sent"
+        } else {
+            "no texts"
+        };
+        eprintln!("  traces langfuse {} ({content})", s.host);
     }
     match &pipeline.stripe {
         Some(s) => eprintln!("  billing stripe {}", s.settings.api_url),

@@ -57,7 +57,7 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 /// Every metric the host exports, with its HELP text (the list in README.md).
-pub const METRICS: [(&str, &str); 25] = [
+pub const METRICS: [(&str, &str); 26] = [
     (
         "jules_http_requests_total",
         "HTTP requests by route pattern, method and status.",
@@ -153,6 +153,10 @@ pub const METRICS: [(&str, &str); 25] = [
     (
         "jules_tier_changes_total",
         "People moved between tiers by their subscription's state, by the tier they moved to.",
+    ),
+    (
+        "jules_langfuse_dropped_total",
+        "Langfuse events not delivered, by reason (queue full, refused, unreachable).",
     ),
     ("jules_build_info", "The host's version, as a label."),
 ];

@@ -11,6 +11,7 @@ mod billing;
 mod compliance;
 mod erase;
 mod ingress;
+mod langfuse;
 mod policy_threads;
 mod sends;
 mod shadow;

@@ -89,6 +89,8 @@ pub struct Options {
     pub veriff: bool,
     /// Subscriptions through Stripe (the fake).
     pub stripe: bool,
+    /// Traces to Langfuse (the fake); `Some(true)` also sends texts, masked.
+    pub langfuse: Option<bool>,
     /// Wall-clock budget of one policy call.
     pub policy_deadline: Duration,
     /// Policy calls running at once.
@@ -104,7 +106,7 @@ pub struct Options {
 #[derive(Clone)]
 pub struct Shared {
     db: Arc<TestDatabase>,
-    fakes: [Fake; 7],
+    fakes: [Fake; 8],
     subscriptions: Subscriptions,
     keys: String,
 }
@@ -127,6 +129,7 @@ impl Default for Options {
             age_gate: false,
             veriff: false,
             stripe: false,
+            langfuse: None,
             policy_deadline: Duration::from_millis(100),
             policy_concurrency: 2,
             shadow_queue: 1024,
@@ -156,6 +159,8 @@ pub const VERIFF_SECRET: &str = "veriff-test-shared-secret";
 pub const STRIPE_KEY: &str = "sk_test_jules";
 pub const STRIPE_PRICE: &str = "price_test_premium";
 pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_test_jules";
+pub const LANGFUSE_PUBLIC: &str = "pk-lf-test";
+pub const LANGFUSE_SECRET: &str = "sk-lf-test";
 pub const JULES_NUMBER: &str = "+15550001111";
 
 pub struct TestApp {
@@ -169,6 +174,7 @@ pub struct TestApp {
     pub alerts: Fake,
     pub veriff: Fake,
     pub stripe: Fake,
+    pub langfuse: Fake,
     /// What the fake Stripe answers for each subscription.
     pub subscriptions: Subscriptions,
     pub http: reqwest::Client,
@@ -182,7 +188,16 @@ impl TestApp {
     pub async fn start(o: Options) -> TestApp {
         let (
             db,
-            [bandwidth, twilio, anthropic, openai, alerts, veriff, stripe],
+            [
+                bandwidth,
+                twilio,
+                anthropic,
+                openai,
+                alerts,
+                veriff,
+                stripe,
+                langfuse,
+            ],
             keys,
             subscriptions,
         ) = match o.beside.clone() {
@@ -199,6 +214,7 @@ impl TestApp {
                         Fake::sink().await,
                         Fake::veriff().await,
                         Fake::stripe(subscriptions.clone()).await,
+                        Fake::langfuse().await,
                     ],
                     KeyRing::generate("e2e").unwrap().to_spec(),
                     subscriptions,
@@ -292,6 +308,14 @@ impl TestApp {
             webhook_secret: STRIPE_WEBHOOK_SECRET.into(),
             return_url: "https://jules.example.com/premium".into(),
         });
+        s.langfuse = o
+            .langfuse
+            .map(|capture_content| jules::langfuse::LangfuseSettings {
+                host: langfuse.url.clone(),
+                public_key: LANGFUSE_PUBLIC.into(),
+                secret_key: LANGFUSE_SECRET.into(),
+                capture_content,
+            });
         s.pipeline.shadow_queue = o.shadow_queue;
         let secrets = Secrets {
             ring: KeyRing::parse(&keys).unwrap(),
@@ -322,6 +346,7 @@ impl TestApp {
             alerts,
             veriff,
             stripe,
+            langfuse,
             subscriptions,
             http: jules::net::client(Duration::from_secs(30)),
             db,
@@ -343,6 +368,7 @@ impl TestApp {
                 self.alerts.clone(),
                 self.veriff.clone(),
                 self.stripe.clone(),
+                self.langfuse.clone(),
             ],
             subscriptions: self.subscriptions.clone(),
             keys: self.keys.clone(),

@@ -283,6 +283,28 @@ impl Fake {
         fake
     }
 
+    /// Langfuse's ingestion API: 207 with every event a success.
+    pub async fn langfuse() -> Fake {
+        let fake =
+            Fake::start(|_| Answer::new(207, serde_json::json!({"successes": [], "errors": []})))
+                .await;
+        fake.intercept(|seen, _| {
+            let ids: Vec<serde_json::Value> = seen.json()["batch"]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .map(|e| serde_json::json!({"id": e["id"], "status": 201}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(Answer::new(
+                207,
+                serde_json::json!({"successes": ids, "errors": []}),
+            ))
+        });
+        fake
+    }
+
     /// Anything: 204.
     pub async fn sink() -> Fake {
         Fake::start(|_| Answer {

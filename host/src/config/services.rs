@@ -47,6 +47,8 @@ pub struct Services {
     pub veriff: Option<crate::age::VeriffSettings>,
     /// Subscriptions (`STRIPE_SECRET_KEY` and the rest).
     pub stripe: Option<crate::billing::StripeSettings>,
+    /// Turn traces (`LANGFUSE_PUBLIC_KEY` and the rest).
+    pub langfuse: Option<crate::langfuse::LangfuseSettings>,
 }
 
 pub fn from_env() -> Result<Services, ConfigError> {
@@ -140,9 +142,19 @@ pub fn from_env() -> Result<Services, ConfigError> {
             },
         }),
     };
+    let langfuse = match var("LANGFUSE_PUBLIC_KEY") {
+        None => None,
+        Some(public_key) => Some(crate::langfuse::LangfuseSettings {
+            host: url("LANGFUSE_HOST", "https://cloud.langfuse.com")?,
+            public_key,
+            secret_key: required("LANGFUSE_SECRET_KEY", "LANGFUSE_PUBLIC_KEY")?,
+            capture_content: parsed("LANGFUSE_CAPTURE_CONTENT", false)?,
+        }),
+    };
     Ok(Services {
         veriff,
         stripe,
+        langfuse,
         bandwidth,
         twilio,
         carrier_timeout: millis("CARRIER_TIMEOUT_MS", 15_000)?,

@@ -89,6 +89,25 @@ impl Source {
 pub struct Reply {
     pub text: String,
     pub source: Source,
+    /// Every call made for it, in order (none offline).
+    pub attempts: Vec<Attempt>,
+}
+
+/// One call to a provider: for traces (Langfuse), never with the text.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub provider: &'static str,
+    pub model: String,
+    pub started: std::time::SystemTime,
+    pub ended: std::time::SystemTime,
+    /// `ok`, `retryable` or `fatal`.
+    pub outcome: &'static str,
+    /// 0 for the first call to this provider, then 1, 2… for its retries.
+    pub retry: u32,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Why it failed (the provider's status and error type, never the request).
+    pub error: Option<String>,
 }
 
 struct Slot {
@@ -198,19 +217,22 @@ impl Responder {
             return Reply {
                 text: offline::reply(req),
                 source: Source::Offline,
+                attempts: Vec::new(),
             };
         }
+        let mut attempts = Vec::new();
         for slot in &self.slots {
             if !slot.breaker.allow() {
                 tracing::warn!(provider = slot.provider.name(), "circuit open; skipped");
                 continue;
             }
-            match self.with_retries(slot, req).await {
+            match self.with_retries(slot, req, &mut attempts).await {
                 Ok(text) => {
                     slot.breaker.success();
                     return Reply {
                         text,
                         source: Source::Provider(slot.provider.name()),
+                        attempts,
                     };
                 }
                 Err(f) => {
@@ -228,15 +250,22 @@ impl Responder {
         Reply {
             text: CANNED_REPLY.into(),
             source: Source::Canned,
+            attempts,
         }
     }
 
-    async fn with_retries(&self, slot: &Slot, req: &LlmRequest) -> Result<String, Failure> {
+    async fn with_retries(
+        &self,
+        slot: &Slot,
+        req: &LlmRequest,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<String, Failure> {
         let mut n = 0;
         let (provider, model) = (slot.provider.name(), slot.provider.model().to_owned());
         loop {
             slot.calls.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
+            let started_at = std::time::SystemTime::now();
             let attempt = tokio::time::timeout(self.timeout, slot.provider.call(&self.http, req))
                 .await
                 .unwrap_or_else(|_| {
@@ -258,6 +287,20 @@ impl Responder {
                 .record(started.elapsed());
             counter!("jules_model_calls_total", "provider" => provider, "model" => model.clone(), "outcome" => outcome)
                 .increment(1);
+            let (input_tokens, output_tokens) = attempt
+                .as_ref()
+                .map_or((0, 0), |a| (a.input_tokens, a.output_tokens));
+            attempts.push(Attempt {
+                provider,
+                model: model.clone(),
+                started: started_at,
+                ended: std::time::SystemTime::now(),
+                outcome,
+                retry: n,
+                input_tokens,
+                output_tokens,
+                error: attempt.as_ref().err().map(|f| f.reason().to_string()),
+            });
             match attempt {
                 Ok(answered) => {
                     for (direction, n) in [

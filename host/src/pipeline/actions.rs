@@ -13,9 +13,15 @@ use super::shadow::Asking;
 use crate::policy::PromptInput;
 use crate::store::{AgeStatus, ComplianceEvent, Purpose, StoreError, TurnOutcome, UserStatus};
 
+/// The model's reply of a turn: its message id, its text as sent, the calls made for it.
+pub(super) struct Chatted {
+    pub id: Uuid,
+    pub text: String,
+    pub attempts: Vec<crate::llm::Attempt>,
+}
+
 impl Pipeline {
-    /// Apply `actions`; returns the model's reply (message id and text) if one was
-    /// written. Fails only when the store does (opening an age check).
+    /// Apply `actions`; returns the model's reply if one was written. Fails only when the store does (opening an age check).
     pub(super) async fn act(
         &self,
         turn: &Gathered,
@@ -24,7 +30,7 @@ impl Pipeline {
         mut disclose: bool,
         out: &mut TurnOutcome,
         log: &ComplianceLog,
-    ) -> Result<Option<(Uuid, String)>, StoreError> {
+    ) -> Result<Option<Chatted>, StoreError> {
         if let Some(answer) = self.account_request(turn, actions, out, log).await? {
             let shaped = self.shape(&answer, disclose).await;
             out.replies.push(self.store.sealed_reply(
@@ -118,7 +124,7 @@ impl Pipeline {
         assessment: &Assessment,
         disclose: bool,
         out: &mut TurnOutcome,
-    ) -> (Uuid, String) {
+    ) -> Chatted {
         // The user row was just read: its preferences are the freshest copy.
         // Shared with a prompt shadow, when there is one, without a copy.
         let facts: Arc<Vec<_>> = Arc::new(
@@ -165,7 +171,11 @@ impl Pipeline {
             .sealed_reply(Purpose::Reply, &shaped.text, shaped.segments as i32);
         let id = sealed.message_id;
         out.replies.push(sealed);
-        (id, shaped.text)
+        Chatted {
+            id,
+            text: shaped.text,
+            attempts: reply.attempts,
+        }
     }
 
     /// A text as it goes out: the compliance policy's shaping, with the disclosure when

@@ -13,6 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Pipeline;
+use super::actions::Chatted;
 use super::shadow::Asking;
 use crate::domain::Carrier;
 use crate::policy::Decided;
@@ -245,7 +246,7 @@ impl Pipeline {
         &self,
         turn: &Gathered,
         out: &TurnOutcome,
-        chatted: Option<(Uuid, String)>,
+        chatted: Option<Chatted>,
     ) -> Result<(), StoreError> {
         let queued = Box::pin(self.store.db().close_turn(out)).await?;
         if !queued.is_empty() {
@@ -255,11 +256,19 @@ impl Pipeline {
         if out.erase.is_some() {
             forget(&self.memory, turn.user.id).await;
         }
-        if let Some((message_id, text)) = chatted
-            && queued.contains(&message_id)
+        if let Some(langfuse) = &self.langfuse {
+            langfuse.record(trace(
+                turn,
+                out,
+                chatted.as_ref(),
+                langfuse.captures_content(),
+            ));
+        }
+        if let Some(Chatted { id, text, .. }) = chatted
+            && queued.contains(&id)
         {
             let reply = Turn {
-                message_id,
+                message_id: id,
                 inbound: false,
                 text,
                 at_ms: crate::store::millis(turn.now),
@@ -267,6 +276,25 @@ impl Pipeline {
             Box::pin(self.memory.remember(turn.user.id, &reply)).await;
         }
         Ok(())
+    }
+}
+
+/// The turn as Langfuse sees it; texts only when they are to be sent (masked later).
+fn trace(
+    turn: &Gathered,
+    out: &TurnOutcome,
+    chatted: Option<&Chatted>,
+    content: bool,
+) -> crate::langfuse::TurnTrace {
+    crate::langfuse::TurnTrace {
+        id: turn.ids.first().copied().unwrap_or_default(),
+        started: turn.first_at,
+        ended: SystemTime::now(),
+        decisions: out.decisions.clone(),
+        attempts: chatted.map(|c| c.attempts.clone()).unwrap_or_default(),
+        input: content.then(|| turn.asked.inbound.text.clone()),
+        output: chatted.filter(|_| content).map(|c| c.text.clone()),
+        name: turn.user.name.clone().filter(|_| content),
     }
 }
 

@@ -95,6 +95,8 @@ pub struct Pipeline {
     pub age: Arc<AgeVerifier>,
     /// Subscriptions, when Stripe is configured (`with_stripe`).
     pub stripe: Option<Arc<crate::billing::Stripe>>,
+    /// Traces of turns, when Langfuse is configured (`with_langfuse`).
+    pub langfuse: Option<crate::langfuse::Langfuse>,
     pub settings: Arc<PipelineSettings>,
     /// Rung when a message is stored (ingress) or queued (the worker).
     pub inbound_ready: Arc<Notify>,
@@ -107,6 +109,11 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn with_stripe(mut self, stripe: Option<crate::billing::Stripe>) -> Pipeline {
         self.stripe = stripe.map(Arc::new);
+        self
+    }
+
+    pub fn with_langfuse(mut self, langfuse: Option<crate::langfuse::Langfuse>) -> Pipeline {
+        self.langfuse = langfuse;
         self
     }
 
@@ -130,6 +137,7 @@ impl Pipeline {
             clock: Arc::default(),
             age: Arc::new(age),
             stripe: None,
+            langfuse: None,
             settings: Arc::new(settings),
             inbound_ready: Arc::default(),
             outbox_ready: Arc::default(),
