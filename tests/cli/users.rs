@@ -19,17 +19,43 @@ async fn an_operator_erases_a_person_and_they_are_told() {
     let store =
         jules::store::Store::open(Some(&db.url), 2, std::path::Path::new("."), s.into()).unwrap();
     store.db().migrate().await.unwrap();
-    let (_, text) = store
-        .record_inbound(
-            jules::domain::Carrier::Twilio,
-            &jules::domain::CarrierMessageId::parse("SM1").unwrap(),
-            &jules::domain::PhoneNumber::parse("+15554440001").unwrap(),
-            "please forget me",
-            1,
-            SystemTime::now(),
-        )
+    let inbound = async |sid: &str, body: &str| {
+        store
+            .record_inbound(
+                jules::domain::Carrier::Twilio,
+                &jules::domain::CarrierMessageId::parse(sid).unwrap(),
+                &jules::domain::PhoneNumber::parse("+15554440001").unwrap(),
+                body,
+                1,
+                SystemTime::now(),
+            )
+            .await
+            .unwrap()
+    };
+    // One text answered, one not yet.
+    let (jules::store::Recorded::Stored { user_id, .. }, answered) =
+        inbound("SM1", "my name is Robin").await
+    else {
+        panic!("stored")
+    };
+    store
+        .db()
+        .close_turn(&jules::store::TurnOutcome {
+            user_id,
+            carrier: jules::domain::Carrier::Twilio,
+            texts: vec![answered],
+            at: SystemTime::now(),
+            decisions: Vec::new(),
+            replies: Vec::new(),
+            compliance: Vec::new(),
+            status: None,
+            age_status: None,
+            disclosed: false,
+            erase: None,
+        })
         .await
         .unwrap();
+    let (_, text) = inbound("SM2", "please forget me").await;
 
     let (code, out, err) = erase("+15554440001", &db.url, &keys);
     assert_eq!(code, 0, "{err}");
@@ -39,10 +65,12 @@ async fn an_operator_erases_a_person_and_they_are_told() {
     );
     assert!(err.contains("without REDIS_URL"), "{err}");
     let person = store.user_by_phone("+15554440001").await.unwrap().unwrap();
+    // Their text was not answered yet: it waits for its turn (it may be a crisis); the
+    // confirmation is queued after it.
     let turns = store.recent_turns(person.id, 10).await.unwrap();
-    assert_eq!(turns.len(), 1, "only the confirmation: {turns:?}");
-    assert!(turns[0].text.contains("deleted your messages"), "{turns:?}");
-    assert_ne!(turns[0].message_id, text);
+    assert_eq!(turns.len(), 2, "{turns:?}");
+    assert_eq!(turns[0].message_id, text);
+    assert!(turns[1].text.contains("deleted your messages"), "{turns:?}");
     let sent = store
         .claim(10, std::time::Duration::from_secs(60))
         .await

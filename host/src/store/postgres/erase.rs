@@ -9,9 +9,10 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::store::types::*;
 
-/// Erase `user_id` in `tx`: the bodies of their messages (except those still waiting to
-/// be sent), their age-check links, name, email and preferences; texts not answered
-/// yet stay unanswered. The log records it with `detail`.
+/// Erase `user_id` in `tx`: the bodies of their messages, their age-check links, name,
+/// email and preferences. Texts not answered yet are kept for their turn — one may be a
+/// crisis, and a child's turn erases them once answered — and so are messages still
+/// waiting to be sent. The log records it with `detail`.
 pub(super) async fn erase_in(
     tx: &tokio_postgres::Transaction<'_>,
     user_id: Uuid,
@@ -19,10 +20,9 @@ pub(super) async fn erase_in(
     detail: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE messages m SET body = ''::bytea, updated_at = now(),
-                status = CASE WHEN m.direction = 'in' AND m.status IN ('received', 'processing')
-                              THEN 'replied' ELSE m.status END
+        "UPDATE messages m SET body = ''::bytea, updated_at = now()
          WHERE m.user_id = $1 AND octet_length(m.body) > 0
+           AND m.status NOT IN ('received', 'processing')
            AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id
                            AND o.sent_at IS NULL AND o.dead_lettered_at IS NULL)",
         &[&user_id],

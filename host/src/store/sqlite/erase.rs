@@ -17,10 +17,9 @@ pub(super) fn erase_in(
 ) -> Result<(), StoreError> {
     let now = now_ms();
     tx.execute(
-        "UPDATE messages SET body = X'', updated_at = ?2,
-                status = CASE WHEN direction = 'in' AND status IN ('received', 'processing')
-                              THEN 'replied' ELSE status END
+        "UPDATE messages SET body = X'', updated_at = ?2
          WHERE user_id = ?1 AND length(body) > 0
+           AND status NOT IN ('received', 'processing')
            AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = messages.id
                            AND o.sent_at IS NULL AND o.dead_lettered_at IS NULL)",
         params![user_id, now],
