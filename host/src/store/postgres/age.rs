@@ -63,14 +63,7 @@ impl PgStore {
     ) -> Result<DecisionApplied, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let first = tx
-            .execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('veriff', $1)
-                 ON CONFLICT DO NOTHING",
-                &[&d.delivery],
-            )
-            .await?;
-        if first == 0 {
+        if !super::first_delivery_in(&tx, "veriff", d.delivery).await? {
             return Ok(DecisionApplied::Repeat);
         }
         let Some(check) = tx

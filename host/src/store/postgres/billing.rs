@@ -42,14 +42,7 @@ impl PgStore {
     ) -> Result<SubscriptionApplied, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let first = tx
-            .execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('stripe', $1)
-                 ON CONFLICT DO NOTHING",
-                &[&s.event_id],
-            )
-            .await?;
-        if first == 0 {
+        if !super::first_delivery_in(&tx, "stripe", s.event_id).await? {
             return Ok(SubscriptionApplied::Repeat);
         }
         let Some(row) = tx

@@ -520,3 +520,20 @@ impl PgStore {
         Ok(())
     }
 }
+
+/// Remember a webhook delivery inside `tx` (it is forgotten if `tx` rolls back); true
+/// the first time it is seen.
+async fn first_delivery_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    provider: &str,
+    event_id: &str,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+            &[&provider, &event_id],
+        )
+        .await?;
+    Ok(n == 1)
+}

@@ -83,12 +83,7 @@ impl SqliteStore {
         let (reply, erase) = (d.reply.cloned(), d.erase);
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let first = tx.execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('veriff', ?1)
-                 ON CONFLICT DO NOTHING",
-                params![delivery],
-            )?;
-            if first == 0 {
+            if !super::first_delivery_in(&tx, "veriff", &delivery)? {
                 return Ok(DecisionApplied::Repeat);
             }
             let Some((user_id, carrier, was_decided, newest)) = tx

@@ -56,12 +56,7 @@ impl SqliteStore {
         );
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let first = tx.execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ('stripe', ?1)
-                 ON CONFLICT DO NOTHING",
-                params![event_id],
-            )?;
-            if first == 0 {
+            if !super::first_delivery_in(&tx, "stripe", &event_id)? {
                 return Ok(SubscriptionApplied::Repeat);
             }
             let Some((user_id, was)) = tx

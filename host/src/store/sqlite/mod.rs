@@ -590,3 +590,18 @@ pub fn apply(c: &mut Connection, migrations: &[Migration]) -> Result<Vec<String>
     }
     Ok(applied)
 }
+
+/// Remember a webhook delivery inside `tx` (it is forgotten if `tx` rolls back); true
+/// the first time it is seen.
+fn first_delivery_in(
+    tx: &rusqlite::Transaction<'_>,
+    provider: &str,
+    event_id: &str,
+) -> Result<bool, StoreError> {
+    let n = tx.execute(
+        "INSERT INTO webhook_deliveries (provider, event_id) VALUES (?1, ?2)
+         ON CONFLICT DO NOTHING",
+        params![provider, event_id],
+    )?;
+    Ok(n == 1)
+}
