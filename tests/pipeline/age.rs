@@ -425,15 +425,7 @@ async fn without_veriff_development_believes_a_texted_birth_date_and_says_so() {
     assert_eq!(detail, "development stand-in: adult");
     assert_eq!(app.veriff.count(), 0);
 
-    let health: Value = app
-        .http
-        .get(format!("{}/health", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = app.health().await;
     let mode = health["checks"]["age_verification"]["mode"]
         .as_str()
         .unwrap();

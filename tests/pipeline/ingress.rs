@@ -57,15 +57,7 @@ async fn one_bad_event_never_blocks_the_good_ones_beside_it() {
     let kept: i64 = app.sql_one("SELECT count(*) FROM rejected_events").await;
     assert_eq!(kept, 4);
     assert_eq!(app.sent_to("+15554440003").len(), 1);
-    let health: serde_json::Value = app
-        .http
-        .get(format!("{}/health", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = app.health().await;
     assert_eq!(
         health["checks"]["webhooks"]["rejected_events"], 4,
         "{health}"

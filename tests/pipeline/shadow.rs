@@ -273,15 +273,7 @@ async fn a_failing_shadow_is_contained_sampling_is_honoured_and_a_full_queue_dro
     for i in 0..20 {
         assert_eq!(app.sent_to(&format!("+155578301{i:02}")).len(), 1);
     }
-    let health: serde_json::Value = app
-        .http
-        .get(format!("{}/health", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = app.health().await;
     let shadow = &health["checks"]["policies"]["crisis-detector"]["shadow"];
     assert!(shadow["dropped"].as_u64().unwrap() > 0, "{health}");
     assert_eq!(shadow["sample"], 1.0);

@@ -375,6 +375,18 @@ impl TestApp {
         }
     }
 
+    /// What `GET /health` answers.
+    pub async fn health(&self) -> serde_json::Value {
+        self.http
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Bandwidth delivers an inbound text.
     pub async fn text(&self, id: &str, from: &str, text: &str) -> reqwest::Response {
         self.bandwidth_events(text_event(id, from, text)).await

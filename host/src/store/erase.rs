@@ -20,10 +20,11 @@ impl Store {
         notice: Option<&str>,
     ) -> Result<bool, StoreError> {
         let notice = notice.map(|text| {
-            // GSM-7 texts: one segment up to 160 characters, 153 per segment beyond.
-            let n = text.chars().count();
-            let segments = if n <= 160 { 1 } else { n.div_ceil(153) };
-            self.sealed_reply(Purpose::Reply, text, segments as i32)
+            self.sealed_reply(
+                Purpose::Reply,
+                text,
+                jules_compliance::segments(text) as i32,
+            )
         });
         self.db()
             .erase_person(user_id, SystemTime::now(), detail, notice.as_ref())
