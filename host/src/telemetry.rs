@@ -174,7 +174,12 @@ fn describe() {
     gauge!("jules_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
-/// `GET /metrics`: the Prometheus text exposition format.
+/// Prometheus metrics.
+///
+/// The text exposition format (`jules_` names; no label carries a number, a text or a
+/// user id). On ADMIN_ADDR when it is set.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let pipeline = &state.pipeline;
     let memory = pipeline.memory.stats();

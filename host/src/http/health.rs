@@ -105,6 +105,17 @@ async fn checked<E: std::fmt::Display>(
 
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The host's health and what it is running.
+///
+/// `status` is `healthy`, `degraded` (Redis down, a world on the native baseline, a
+/// rollout this host could not reach) or `unhealthy` (the database is down, 503).
+/// `checks` names each dependency and the mode of each provider, so a development
+/// stand-in (console carrier, offline responder, age stand-in) is visible.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses(
+        (status = 200, description = "Healthy or degraded", content_type = "application/json"),
+        (status = 503, description = "Unhealthy: the database does not answer", content_type = "application/json"),
+    ))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (policies, all_components) = policy_checks(&state);
     let db = state.pipeline.store.db();
@@ -164,6 +175,15 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     )
 }
 
+/// Whether to route webhooks here.
+///
+/// 503 from the moment the host is told to stop (SIGTERM), so load balancers move
+/// traffic before it exits; webhooks that still arrive are stored and acknowledged.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses(
+        (status = 200, description = "`{\"ready\": true}`", content_type = "application/json"),
+        (status = 503, description = "`{\"ready\": false, \"reason\": \"shutting down\"}`", content_type = "application/json"),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.stopping.load(std::sync::atomic::Ordering::Relaxed) {
         return (

@@ -3,6 +3,7 @@
 //! id (`x-request-id`, kept if the caller sent one), a time limit and a body limit.
 
 pub mod admin;
+pub mod docs;
 mod health;
 pub mod webhooks;
 
@@ -12,10 +13,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::pipeline::Pipeline;
 use crate::policy::PolicyRuntime;
@@ -53,17 +55,25 @@ impl Default for HttpSettings {
     }
 }
 
+/// The main address's routes, each registered with its description (`docs`).
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(webhooks::bandwidth::receive))
+        .routes(routes!(webhooks::bandwidth::receive_sms))
+        .routes(routes!(webhooks::twilio::receive))
+        .routes(routes!(webhooks::twilio::receive_status))
+        .routes(routes!(webhooks::veriff::receive))
+        .routes(routes!(webhooks::stripe::receive))
+        .routes(routes!(docs::openapi_json))
+        .routes(routes!(docs::docs_page))
+}
+
 pub fn router(state: AppState, settings: &HttpSettings) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/webhooks/bandwidth", post(webhooks::bandwidth::receive))
-        .route("/webhooks/sms", post(webhooks::bandwidth::receive))
-        .route("/webhooks/twilio", post(webhooks::twilio::receive))
-        .route("/webhooks/twilio/status", post(webhooks::twilio::receive))
-        .route("/webhooks/veriff", post(webhooks::veriff::receive))
-        .route("/webhooks/stripe", post(webhooks::stripe::receive))
+    let (routes, _) = routes().split_for_parts();
+    routes
         .route_layer(axum::middleware::from_fn(crate::telemetry::http))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

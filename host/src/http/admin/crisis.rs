@@ -37,11 +37,17 @@ fn summary(r: &CrisisReviewRow) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// At most this many (default 100, at most 1000).
     limit: Option<i64>,
 }
 
+/// Open crisis events, without any text (reviewer).
+#[utoipa::path(get, path = "/admin/v1/crisis-events", operation_id = "list_crisis_events", tag = "crisis", params(ListQuery),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "`{events: [{id, severity, categories, state, bundle_digest, fallback, created_at, …}]}`", content_type = "application/json"), super::Denied))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -69,6 +75,13 @@ fn event_id(text: &str) -> Result<Uuid, Reply> {
     })
 }
 
+/// One event with its conversation's recent turns (reviewer; the opening is recorded).
+#[utoipa::path(get, path = "/admin/v1/crisis-events/{id}", operation_id = "show_crisis_event", tag = "crisis", params(("id" = String, Path, description = "The crisis event's id (UUID)")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The event and its recent turns", content_type = "application/json"),
+        (status = 404, description = "No such event", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -114,14 +127,26 @@ fn not_found(id: Uuid) -> Reply {
     refused(StatusCode::NOT_FOUND, format!("no crisis event {id}"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
+    /// `reached-out`, `referred`, `no-action-needed` or `false-positive`.
     outcome: String,
+    /// Kept sealed.
     #[serde(default)]
     note: String,
 }
 
+/// Close an event with its outcome and a note (reviewer).
+#[utoipa::path(post, path = "/admin/v1/crisis-events/{id}/close", operation_id = "close_crisis_event", tag = "crisis", params(("id" = String, Path, description = "The crisis event's id (UUID)")),
+    request_body = CloseBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "`{id, closed: true, outcome}`", content_type = "application/json"),
+        (status = 404, description = "No such event", body = crate::http::docs::Error),
+        (status = 409, description = "Already closed", body = crate::http::docs::Error),
+        (status = 422, description = "Not an outcome", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn close(
     State(state): State<AppState>,
     headers: HeaderMap,

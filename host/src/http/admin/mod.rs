@@ -14,9 +14,10 @@ use axum::Json;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
@@ -28,6 +29,23 @@ const TIME_LIMIT: Duration = Duration::from_secs(300);
 pub type Reply = (StatusCode, Json<Value>);
 /// What a handler answers: a success, or a refusal with its reason.
 pub type Answer = Result<Reply, Reply>;
+
+/// The refusals any admin route can give, whatever it does.
+pub struct Denied;
+
+impl utoipa::IntoResponses for Denied {
+    fn responses() -> super::docs::Responses {
+        super::docs::refusals(&[
+            ("400", "The body or a parameter is malformed (the reason)"),
+            ("401", "No bearer token, or one that is invalid or expired"),
+            ("403", "The token's role may not do this"),
+            (
+                "503",
+                "The admin API is off (no JWT_SECRET_KEY / JWT_PUBLIC_KEY), or the store failed",
+            ),
+        ])
+    }
+}
 
 pub fn refused(code: StatusCode, error: impl std::fmt::Display) -> Reply {
     (code, Json(json!({ "error": error.to_string() })))
@@ -53,31 +71,28 @@ pub fn unavailable(e: impl std::fmt::Display) -> Reply {
     refused(StatusCode::SERVICE_UNAVAILABLE, e)
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/admin/v1/policies", get(policies::status))
-        .route("/admin/v1/policies/history", get(policies::history))
-        .route("/admin/v1/policies/decisions", get(policies::decisions))
-        .route(
-            "/admin/v1/policies/{world}/activate",
-            post(policies::activate),
-        )
-        .route(
-            "/admin/v1/policies/{world}/rollback",
-            post(policies::rollback),
-        )
-        .route("/admin/v1/policies/{world}/shadow", post(shadow::set))
-        .route(
-            "/admin/v1/policies/{world}/shadow-report",
-            get(shadow::report),
-        )
-        .route("/admin/v1/policies/{world}/promote", post(shadow::promote))
-        .route("/admin/v1/bundles", post(policies::push))
-        .route("/admin/v1/crisis-events", get(crisis::list))
-        .route("/admin/v1/crisis-events/{id}", get(crisis::show))
-        .route("/admin/v1/crisis-events/{id}/close", post(crisis::close))
+/// The admin API's routes and `/metrics`, each registered with its description.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(policies::status))
+        .routes(routes!(policies::history))
+        .routes(routes!(policies::decisions))
+        .routes(routes!(policies::activate))
+        .routes(routes!(policies::rollback))
+        .routes(routes!(shadow::set))
+        .routes(routes!(shadow::report))
+        .routes(routes!(shadow::promote))
+        .routes(routes!(policies::push))
+        .routes(routes!(crisis::list))
+        .routes(routes!(crisis::show))
+        .routes(routes!(crisis::close))
         // Beside the admin API: on ADMIN_ADDR when set, never facing carriers then.
-        .route("/metrics", get(crate::telemetry::scrape))
+        .routes(routes!(crate::telemetry::scrape))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = routes().split_for_parts();
+    routes
         .route_layer(axum::middleware::from_fn(crate::telemetry::http))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))

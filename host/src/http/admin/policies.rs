@@ -59,6 +59,10 @@ fn world(name: &str) -> Result<World, Reply> {
         .map_err(|_| refused(StatusCode::NOT_FOUND, format!("no world {name:?}")))
 }
 
+/// Each world's desired state and what every live host serves (viewer).
+#[utoipa::path(get, path = "/admin/v1/policies", operation_id = "policy_status", tag = "policies",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "`{agreed, worlds: [{world, desired, hosts, agreed}]}`", content_type = "application/json"), super::Denied))]
 pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> Answer {
     caller(&state, &headers, Permission::Read)?;
     let worlds = control::status(state.pipeline.store.db())
@@ -82,12 +86,19 @@ pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> Answer
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Only this world's changes.
     world: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
     limit: Option<i64>,
 }
 
+/// Every change of the desired state, newest first (viewer).
+#[utoipa::path(get, path = "/admin/v1/policies/history", operation_id = "policy_history", tag = "policies", params(HistoryQuery),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "`{history: [{id, world, action, source, digest, previous_digest, subject, reason, at}]}`", content_type = "application/json"), super::Denied))]
 pub async fn history(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -118,12 +129,17 @@ pub async fn history(
     Ok((StatusCode::OK, Json(json!({ "history": rows }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DecisionsQuery {
+    /// How far back (default 24, at most 2160).
     hours: Option<u64>,
 }
 
-/// Decisions per bundle digest per hour (default: the last 24 hours).
+/// Decisions per bundle digest per hour (viewer).
+#[utoipa::path(get, path = "/admin/v1/policies/decisions", operation_id = "policy_decisions", tag = "policies", params(DecisionsQuery),
+    security(("admin_token" = [])),
+    responses((status = 200, description = "Counts per world, digest and hour", content_type = "application/json"), super::Denied))]
 pub async fn decisions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -154,14 +170,16 @@ pub async fn decisions(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
     /// Activation only: a registry reference or a folder the hosts can read.
     source: Option<String>,
+    /// Recorded in the history.
     reason: String,
     /// Activation only: why a crisis regression is accepted.
     accept_regression: Option<String>,
+    /// How long to wait for every live host to serve it (default 60, at most 240).
     wait_seconds: Option<u64>,
 }
 
@@ -214,6 +232,20 @@ fn change(
     Ok((claims.sub, w, b, wait))
 }
 
+/// Make a bundle the world's active one on every host (approver).
+///
+/// Every live host prepares it first; the desired state changes only when all have,
+/// then the call waits for them to serve it. A crisis bundle that would lose an
+/// escalation needs `accept_regression`.
+#[utoipa::path(post, path = "/admin/v1/policies/{world}/activate", operation_id = "activate", tag = "policies",
+    params(("world" = String, Path, description = "`crisis`, `compliance` or `prompt`")), request_body = ChangeBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Active; `{desired, hosts, converged, converged_after_ms}`", content_type = "application/json"),
+        (status = 404, description = "No such world", body = crate::http::docs::Error),
+        (status = 409, description = "A host could not prepare it, the guard rail refused it, or a regression was not accepted", body = crate::http::docs::Error),
+        (status = 422, description = "The source or bundle is invalid (unsigned in production, untrusted key, wrong contract…)", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn activate(
     State(state): State<AppState>,
     Path(world_name): Path<String>,
@@ -239,6 +271,15 @@ pub async fn activate(
     answer(control::activate(db, &activation, &told).await)
 }
 
+/// Make the world's previous bundle active again (approver).
+#[utoipa::path(post, path = "/admin/v1/policies/{world}/rollback", operation_id = "rollback", tag = "policies",
+    params(("world" = String, Path, description = "`crisis`, `compliance` or `prompt`")), request_body = ChangeBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Rolled back; `{desired, hosts, converged, converged_after_ms}`", content_type = "application/json"),
+        (status = 404, description = "No such world", body = crate::http::docs::Error),
+        (status = 409, description = "Nothing to roll back to, or a host could not prepare it", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn rollback(
     State(state): State<AppState>,
     Path(world_name): Path<String>,
@@ -252,7 +293,7 @@ pub async fn rollback(
     answer(control::rollback(db, w, &sub, &b.reason, wait, &told).await)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushBody {
     /// Where: `host[:port]/repository:tag`.
@@ -267,7 +308,14 @@ pub struct PushBody {
     signature: Option<String>,
 }
 
-/// Push a bundle sent in the body to a registry (authors).
+/// Push a bundle sent in the body to an OCI registry (author).
+#[utoipa::path(post, path = "/admin/v1/bundles", operation_id = "push_bundle", tag = "policies", request_body = PushBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Pushed; `{reference}` pinned by digest", content_type = "application/json"),
+        (status = 422, description = "Not a valid bundle", body = crate::http::docs::Error),
+        (status = 502, description = "The registry refused or did not answer", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn push(
     State(state): State<AppState>,
     headers: HeaderMap,

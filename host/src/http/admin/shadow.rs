@@ -30,17 +30,33 @@ fn control_error(e: ControlError) -> Reply {
     refused(code, e)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShadowBody {
+    /// The candidate: a registry reference or a folder the hosts can read.
     source: Option<String>,
+    /// The share of messages also given to the candidate, 0 to 1 (default 0.25).
     sample: Option<f64>,
+    /// Stop the world's shadow instead.
     #[serde(default)]
     stop: bool,
+    /// Recorded in the history.
     reason: Option<String>,
 }
 
-/// Set or stop a world's shadow (authors).
+/// Set or stop a world's shadow (author).
+///
+/// The candidate is given sampled messages after the active decision, off the reply
+/// path; it never answers anyone.
+#[utoipa::path(post, path = "/admin/v1/policies/{world}/shadow", operation_id = "set_shadow", tag = "policies",
+    params(("world" = String, Path, description = "`crisis`, `compliance` or `prompt`")), request_body = ShadowBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "`{world, shadow: {source, digest, sample} | null}`", content_type = "application/json"),
+        (status = 404, description = "No such world", body = crate::http::docs::Error),
+        (status = 409, description = "A host could not prepare the candidate", body = crate::http::docs::Error),
+        (status = 422, description = "The source or bundle is invalid", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn set(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -86,16 +102,29 @@ pub async fn set(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
+    /// How far back, in hours (default 24, at most 2160).
     since_hours: Option<u64>,
+    /// At most this many disagreements, newest first (default 20, at most 500).
     limit: Option<usize>,
+    /// The disagreements' texts (approver; each opening is recorded).
     #[serde(default)]
     show_text: bool,
 }
 
-/// What the shadow saw; with `show_text` (approvers) the disagreements' texts, each
-/// opening on record.
+/// What the shadow saw (viewer; approver with `show_text`).
+///
+/// A confusion table of active against candidate per label, the agreement rate and
+/// the disagreements by message id, newest first.
+#[utoipa::path(get, path = "/admin/v1/policies/{world}/shadow-report", operation_id = "shadow_report", tag = "policies",
+    params(("world" = String, Path, description = "`crisis`, `compliance` or `prompt`"), ReportQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The report", content_type = "application/json"),
+        (status = 404, description = "No such world", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn report(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -162,15 +191,26 @@ pub async fn report(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromoteBody {
+    /// Recorded in the history with the report's figures.
     reason: String,
+    /// Why a crisis regression the shadow saw is accepted.
     accept_regression: Option<String>,
+    /// How long to wait for every live host (default 60, at most 240).
     wait_seconds: Option<u64>,
 }
 
-/// Activate the shadow as it is (approvers).
+/// Activate the shadow as it is, same digest (approver).
+#[utoipa::path(post, path = "/admin/v1/policies/{world}/promote", operation_id = "promote", tag = "policies",
+    params(("world" = String, Path, description = "`crisis`, `compliance` or `prompt`")), request_body = PromoteBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Active; `{desired, hosts, converged, converged_after_ms}`", content_type = "application/json"),
+        (status = 404, description = "No such world", body = crate::http::docs::Error),
+        (status = 409, description = "No shadow, a host could not prepare it, or a regression was not accepted", body = crate::http::docs::Error),
+        super::Denied))]
 pub async fn promote(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -16,18 +16,22 @@ use crate::domain::{self, Carrier, CarrierMessageId, PhoneNumber};
 use crate::http::AppState;
 use crate::store::{MessageStatus, Recorded};
 
-#[derive(Debug, Deserialize)]
+/// One Bandwidth Messaging v2 callback event.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BandwidthEvent)]
 struct Event {
     #[serde(rename = "type")]
+    /// `message-received`, `message-delivered`, `message-failed`, `message-sending`.
     kind: String,
     message: Option<Message>,
     #[serde(default)]
     error_code: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BandwidthMessage)]
 struct Message {
     id: String,
     #[serde(default)]
@@ -38,10 +42,43 @@ struct Message {
     text: String,
     /// Read leniently: a count that is not a number is not worth a person's text.
     #[serde(default)]
+    #[schema(value_type = Option<u32>)]
     segment_count: Option<serde_json::Value>,
     /// On our own messages' reports: the outbox id they were sent under.
     #[serde(default)]
     tag: Option<String>,
+}
+
+/// What a delivery of callbacks is answered.
+struct Answers;
+
+impl utoipa::IntoResponses for Answers {
+    fn responses() -> crate::http::docs::Responses {
+        let mut answers = crate::http::docs::refusals(&[
+            (
+                "400",
+                "Not a JSON array, or no event could be stored (the reasons)",
+            ),
+            (
+                "403",
+                "Wrong credentials, or none configured outside development",
+            ),
+            ("503", "The store failed; Bandwidth retries"),
+        ]);
+        for (code, what) in [
+            ("204", "Every event that could be stored was stored"),
+            (
+                "401",
+                "No credentials: the challenge (`WWW-Authenticate: Basic`)",
+            ),
+        ] {
+            let response = utoipa::openapi::ResponseBuilder::new()
+                .description(what)
+                .build();
+            answers.insert(code.to_string(), response.into());
+        }
+        answers
+    }
 }
 
 fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
@@ -82,6 +119,17 @@ fn check_credentials(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Re
     }
 }
 
+/// Bandwidth Messaging v2 callbacks.
+///
+/// A JSON array of events: received texts are stored and answered by text later;
+/// delivery reports settle Jules's own messages. Each event is handled on its own: one
+/// that can never be stored is kept aside with its reason and does not hold up the
+/// others. Set as the application's inbound and status callback URL, with Basic
+/// credentials (Bandwidth's challenge flow: no `Authorization` → 401, then the retry
+/// carries them).
+#[utoipa::path(post, path = "/webhooks/bandwidth", operation_id = "bandwidth", tag = "webhooks",
+    request_body(content = Vec<Event>, content_type = "application/json"),
+    security(("bandwidth_basic" = [])), responses(Answers))]
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = check_credentials(&state, &headers) {
         return *r;
@@ -90,6 +138,16 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(r) => r.into_response(),
     }
+}
+
+/// Bandwidth callbacks at the path the previous service used.
+///
+/// The same as `/webhooks/bandwidth`, for numbers still configured with this URL.
+#[utoipa::path(post, path = "/webhooks/sms", operation_id = "bandwidth_sms", tag = "webhooks",
+    request_body(content = Vec<Event>, content_type = "application/json"),
+    security(("bandwidth_basic" = [])), responses(Answers))]
+pub async fn receive_sms(state: State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    receive(state, headers, body).await
 }
 
 async fn handle(state: &AppState, body: &[u8]) -> Result<(), Refusal> {

@@ -57,6 +57,25 @@ fn named(kind: &str, object: &Value) -> Option<(String, Option<String>)> {
     }
 }
 
+/// Stripe's subscription events.
+///
+/// Set as a webhook endpoint for `checkout.session.completed`,
+/// `customer.subscription.*` and `invoice.paid` / `invoice.payment_failed` /
+/// `invoice.payment_action_required`. The subscription an event names is re-read from
+/// Stripe and its status now sets the person's tier, so order does not matter.
+/// Deduplicated on the event id.
+#[utoipa::path(post, path = "/webhooks/stripe", operation_id = "stripe", tag = "webhooks",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "A Stripe event (`id`, `type`, `data.object`)"),
+    security(("stripe_signature" = [])),
+    responses(
+        (status = 200, description = "Applied, a repeat, or an event type Jules does not act on", content_type = "application/json"),
+        (status = 400, description = "Not a Stripe event", body = crate::http::docs::Error),
+        (status = 401, description = "`Stripe-Signature` is missing", body = crate::http::docs::Error),
+        (status = 403, description = "Wrong or stale signature, or Stripe is not configured", body = crate::http::docs::Error),
+        (status = 404, description = "No person has the subscription's reference", body = crate::http::docs::Error),
+        (status = 503, description = "The subscription could not be read from Stripe, or the store failed; Stripe retries", body = crate::http::docs::Error),
+    ))]
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),

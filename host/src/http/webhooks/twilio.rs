@@ -105,6 +105,59 @@ fn verify(
     }
 }
 
+/// The parameters Jules reads from Twilio's form (Twilio sends more; they are signed
+/// and otherwise ignored).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct TwilioForm {
+    /// The message's id (`SmsSid` on older accounts).
+    MessageSid: String,
+    /// The sender, E.164.
+    From: Option<String>,
+    /// The text (incoming messages).
+    Body: Option<String>,
+    /// `received` on texts; `queued`, `sent`, `delivered`, `undelivered`, `failed` on
+    /// status callbacks.
+    MessageStatus: Option<String>,
+    NumSegments: Option<String>,
+    ErrorCode: Option<String>,
+}
+
+/// What a Twilio callback is answered.
+struct Answers;
+
+impl utoipa::IntoResponses for Answers {
+    fn responses() -> crate::http::docs::Responses {
+        let mut answers = crate::http::docs::refusals(&[
+            (
+                "400",
+                "Not a form, or the message can never be stored (the reason)",
+            ),
+            ("401", "`X-Twilio-Signature` is missing"),
+            (
+                "403",
+                "The signature does not match, or TWILIO_AUTH_TOKEN / PUBLIC_URL are not set",
+            ),
+            ("503", "The store failed; Twilio retries"),
+        ]);
+        let twiml = utoipa::openapi::ResponseBuilder::new()
+            .description("Stored, recorded or nothing to do: empty TwiML")
+            .content("text/xml", utoipa::openapi::Content::default())
+            .build();
+        answers.insert("200".into(), twiml.into());
+        answers
+    }
+}
+
+/// Twilio messaging webhooks.
+///
+/// Incoming texts (the number's "A message comes in" URL) and status callbacks, form
+/// encoded and signed with `X-Twilio-Signature` over `PUBLIC_URL` + the path and query
+/// Twilio called. Answered with empty TwiML: the reply is sent later through the API.
+#[utoipa::path(post, path = "/webhooks/twilio", operation_id = "twilio", tag = "webhooks",
+    request_body(content = TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    security(("twilio_signature" = [])),
+    responses(Answers))]
 pub async fn receive(
     State(state): State<AppState>,
     uri: Uri,
@@ -134,6 +187,24 @@ pub async fn receive(
         Ok(()) => ([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response(),
         Err(r) => r.into_response(),
     }
+}
+
+/// Twilio status callbacks.
+///
+/// The `StatusCallback` URL Jules gives with each message it sends (with `?outbox=`
+/// naming the message); the same handling as `/webhooks/twilio`.
+#[utoipa::path(post, path = "/webhooks/twilio/status", operation_id = "twilio_status", tag = "webhooks",
+    request_body(content = TwilioForm, content_type = "application/x-www-form-urlencoded"),
+    params(("outbox" = Option<String>, Query, description = "The outbox id of the message reported on")),
+    security(("twilio_signature" = [])),
+    responses(Answers))]
+pub async fn receive_status(
+    state: State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    receive(state, uri, headers, body).await
 }
 
 async fn handle(

@@ -23,6 +23,26 @@ use crate::domain::Carrier;
 use crate::http::AppState;
 use crate::store::{AgeDecision, AgeStatus, CheckStatus, DecisionApplied, NewCheck, Purpose};
 
+/// Veriff's decision and event webhooks.
+///
+/// Set as the integration's decision and event webhook URL. Decisions (`approved`,
+/// `declined`, `resubmission_requested`, `expired`, `abandoned`, `review`) are applied
+/// to the person's newest age check with the text telling them, in one transaction;
+/// an older decision never overwrites a newer one. Event webhooks (started,
+/// submitted) are acknowledged and ignored. Deliveries are deduplicated.
+#[utoipa::path(post, path = "/webhooks/veriff", operation_id = "veriff", tag = "webhooks",
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "Veriff's decision webhook (`status`, `verification` with `id`, `status`, `vendorData`, `decisionTime`, `person.dateOfBirth`) or an event webhook"),
+    security(("veriff_signature" = [])),
+    responses(
+        (status = 200, description = "Applied, recorded, a repeat, or an event ignored (`status` says which)", content_type = "application/json"),
+        (status = 400, description = "Not a Veriff webhook (the position of the fault; values are never quoted)", body = crate::http::docs::Error),
+        (status = 401, description = "`X-HMAC-SIGNATURE` is missing", body = crate::http::docs::Error),
+        (status = 403, description = "Wrong signature, or Veriff is not configured", body = crate::http::docs::Error),
+        (status = 404, description = "A check this host never opened", body = crate::http::docs::Error),
+        (status = 422, description = "A decision status Jules does not know", body = crate::http::docs::Error),
+        (status = 503, description = "The store failed; Veriff retries", body = crate::http::docs::Error),
+    ))]
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let AgeVerifier::Veriff(veriff) = &*state.pipeline.age else {
         return Refusal(
