@@ -577,3 +577,32 @@ fn assert_names(text: &str, names: &[&str]) {
         assert!(text.contains(named), "{named:?} in:\n{text}");
     }
 }
+
+#[test]
+fn serve_help_lists_every_variable_with_its_default() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jules"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("run jules serve --help");
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let variables = jules::config::reference::variables();
+    assert!(variables.len() > 40);
+    for (v, value) in variables {
+        let line = help
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(v.name))
+            .unwrap_or_else(|| panic!("{} is not in serve --help:\n{help}", v.name));
+        match value {
+            Some(value) if !value.is_empty() => {
+                assert!(line.contains(&format!("default {value}")), "{line}")
+            }
+            _ => assert!(line.contains("unset"), "{line}"),
+        }
+    }
+    assert!(
+        help.lines()
+            .any(|l| l.starts_with("  ENCRYPTION_KEYS") && l.contains("required in production")),
+        "{help}"
+    );
+}

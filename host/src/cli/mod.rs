@@ -23,6 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve HTTP (config from the environment and an optional .env).
+    #[command(after_long_help = crate::config::reference::help_text())]
     Serve,
     /// Talk to Jules in the terminal through the real pipeline, as the given number.
     Chat {
@@ -130,6 +131,20 @@ pub enum ConfigCommand {
     /// List every setting production would refuse to start with, and why (whatever
     /// ENVIRONMENT is). Exit status: 0 when there is none, 1 when there is one.
     Check,
+    /// Print the configuration reference: every variable, its default and what
+    /// production needs (the source of .env.example and docs/configuration.md).
+    Reference {
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReferenceFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReferenceFormat {
+    /// docs/configuration.md
+    Markdown,
+    /// .env.example
+    Env,
 }
 
 #[derive(Subcommand)]
@@ -355,16 +370,29 @@ pub fn main() -> ExitCode {
         Command::Chat { from } => chat::run(&from),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Config(ConfigCommand::Check) => check_config(),
+        Command::Config(ConfigCommand::Reference { format }) => {
+            print!(
+                "{}",
+                match format {
+                    ReferenceFormat::Markdown => crate::config::reference::markdown(),
+                    ReferenceFormat::Env => crate::config::reference::env_file(),
+                }
+            );
+            ExitCode::SUCCESS
+        }
         Command::Admin(cmd) => admin::run(cmd),
         Command::Crisis(cmd) => admin::crisis(cmd),
         Command::Users(UsersCommand::Erase { phone }) => users::erase(&phone),
     }
 }
 
+/// The log filter when LOG_LEVEL is unset. Postgres NOTICEs ("relation already
+/// exists, skipping") are not news.
+pub const DEFAULT_LOG_FILTER: &str = "info,tokio_postgres=warn";
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
-        // Postgres NOTICEs ("relation already exists, skipping") are not news.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     // Production logs are JSON lines for the log pipeline; they never hold message text

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod environment;
 pub mod production;
+pub mod reference;
 mod services;
 
 pub use environment::Environment;
@@ -51,8 +52,34 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+thread_local! {
+    /// Set while `with_environment` runs: the variables read instead of the process's.
+    static ENVIRONMENT: std::cell::RefCell<Option<Vec<(String, String)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `f` run on this thread as if the environment held only `env` (the reference reads
+/// the code's defaults this way).
+pub(crate) fn with_environment<T>(env: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
+    let vars = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let outer = ENVIRONMENT.with(|e| e.replace(Some(vars)));
+    let out = f();
+    ENVIRONMENT.with(|e| *e.borrow_mut() = outer);
+    out
+}
+
 pub(crate) fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    let overridden = ENVIRONMENT.with(|e| {
+        e.borrow()
+            .as_ref()
+            .map(|vars| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    });
+    overridden
+        .unwrap_or_else(|| std::env::var(name).ok())
+        .filter(|v| !v.trim().is_empty())
 }
 
 pub(crate) fn parsed<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>

@@ -1,4 +1,6 @@
-//! `.env.example` lists every variable Jules reads, and nothing it does not.
+//! The configuration reference (host/src/config/reference.rs) names every variable
+//! Jules reads and nothing it does not, and `.env.example` and
+//! `docs/configuration.md` are what it renders now.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,9 +16,11 @@ fn is_name(s: &str) -> bool {
 /// Quoted names in the code that reads the environment: the configuration, the policy
 /// rollout, the keys, the log filter.
 fn read_by_code(host: &Path) -> BTreeSet<String> {
+    // Not the reference itself: it names what it describes.
     let mut files: Vec<_> = std::fs::read_dir(host.join("src/config"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("reference.rs"))
         .collect();
     files.extend(
         std::fs::read_dir(host.join("src/rollout"))
@@ -40,26 +44,42 @@ fn read_by_code(host: &Path) -> BTreeSet<String> {
 }
 
 #[test]
-fn env_example_lists_every_variable_read() {
+fn the_reference_names_every_variable_read() {
     let host = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let example = std::fs::read_to_string(host.join("../.env.example")).unwrap();
-    let listed: BTreeSet<String> = example
-        .lines()
-        .map(|l| l.trim_start_matches('#').trim())
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, _)| name.trim().to_string())
-        .filter(|name| is_name(name))
+    let described: BTreeSet<String> = jules::config::reference::BLOCKS
+        .iter()
+        .flat_map(|b| b.vars)
+        .map(|v| v.name.to_string())
         .collect();
     let read = read_by_code(host);
     assert!(read.len() > 40, "the scan found too little: {read:?}");
-    let missing: Vec<_> = read.difference(&listed).collect();
+    let missing: Vec<_> = read.difference(&described).collect();
     assert!(
         missing.is_empty(),
-        "read but not in .env.example: {missing:?}"
+        "read but not in host/src/config/reference.rs: {missing:?}"
     );
-    let stale: Vec<_> = listed.difference(&read).collect();
+    let stale: Vec<_> = described.difference(&read).collect();
     assert!(
         stale.is_empty(),
-        "in .env.example but never read: {stale:?}"
+        "in host/src/config/reference.rs but never read: {stale:?}"
     );
+}
+
+#[test]
+fn env_example_and_the_configuration_page_are_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (file, rendered, format) in [
+        (".env.example", jules::config::reference::env_file(), "env"),
+        (
+            "docs/configuration.md",
+            jules::config::reference::markdown(),
+            "markdown",
+        ),
+    ] {
+        let committed = std::fs::read_to_string(root.join(file)).unwrap();
+        assert!(
+            committed == rendered,
+            "{file} is not what the reference renders: run\n  cargo run -p jules -- config reference --format {format} > {file}"
+        );
+    }
 }
