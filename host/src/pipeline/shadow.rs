@@ -1,7 +1,7 @@
 //! Shadows: a sampled message goes to a world's candidate bundle after the active one
-//! decided, through a bounded queue (full: dropped and counted) to one worker that runs
-//! the candidate on a blocking thread and records both decisions side by side. A shadow
-//! never delays or changes a reply and never sends anything.
+//! decided, through a bounded queue (full: dropped and counted) to one thread of lower
+//! priority that runs the candidate, and a task that records both decisions side by
+//! side. A shadow never delays or changes a reply and never sends anything.
 //!
 //! What is recorded is a summary without text: the crisis severity and categories, the
 //! compliance actions' names, the prompt's mode and shape. Whether the two agreed is
@@ -106,6 +106,51 @@ fn prompt_summary(r: &LlmRequest) -> Value {
     })
 }
 
+/// The candidate's decision on one job, counted, as the row that records it.
+fn decide(policies: &PolicyRuntime, job: Job) -> ShadowDecision {
+    let world = job.asking.world();
+    let stats = policies.shadow_stats(world);
+    let active = job.asking.active();
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        job.asking.ask(&job.shadow.bundle, &job.asked)
+    }))
+    .unwrap_or_else(|_| Err("the shadow call panicked".into()));
+    let (candidate, error, agreed) = match got {
+        Ok((summary, agreed)) => (Some(summary), None, agreed),
+        Err(e) => (None, Some(e), false),
+    };
+    let counter = match (&candidate, agreed) {
+        (None, _) => &stats.failed,
+        (Some(_), true) => &stats.agreed,
+        (Some(_), false) => &stats.disagreed,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    ShadowDecision {
+        message_id: job.message_id,
+        world: world.to_string(),
+        active_digest: job.active_digest,
+        candidate_digest: job.shadow.bundle.digest.to_string(),
+        active,
+        candidate,
+        candidate_error: error,
+        agreed,
+        decided_at: std::time::SystemTime::now(),
+    }
+}
+
+/// This thread below the others (Linux schedules threads one by one, so only it).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id changes nothing but its nice value.
+    let failed =
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) } != 0;
+    #[cfg(not(target_os = "linux"))]
+    let failed = false;
+    if failed {
+        tracing::warn!("the shadow thread runs at the replies' priority (setpriority failed)");
+    }
+}
+
 struct Job {
     message_id: Uuid,
     asked: Arc<Asked>,
@@ -120,41 +165,31 @@ pub struct Shadower {
 }
 
 impl Shadower {
-    /// The queue and its worker.
+    /// The queue, the thread that asks the candidates and the task that records.
+    ///
+    /// Candidates run on one thread of their own at a lower scheduling priority than
+    /// the replies' threads (nice 10 on Linux): on a busy host a shadow takes the CPU
+    /// the replies leave, instead of sharing it evenly with them.
     pub fn start(policies: Arc<PolicyRuntime>, store: Backend, capacity: usize) -> Shadower {
         let (jobs, mut queue) = mpsc::channel::<Job>(capacity.max(1));
+        let (decided, mut to_record) = mpsc::channel::<ShadowDecision>(capacity.max(1));
         let stats_of = policies.clone();
+        let asker = std::thread::Builder::new()
+            .name("jules-shadow".into())
+            .spawn(move || {
+                lower_priority();
+                while let Some(job) = queue.blocking_recv() {
+                    let row = decide(&stats_of, job);
+                    if decided.blocking_send(row).is_err() {
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = asker {
+            tracing::error!(error = %e, "no thread for shadows: shadow samples will be dropped");
+        }
         tokio::spawn(async move {
-            while let Some(job) = queue.recv().await {
-                let world = job.asking.world();
-                let stats = stats_of.shadow_stats(world);
-                let active = job.asking.active();
-                let (bundle, asked) = (job.shadow.bundle.clone(), job.asked.clone());
-                let asking = job.asking;
-                let got = tokio::task::spawn_blocking(move || asking.ask(&bundle, &asked))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("the shadow call panicked: {e}")));
-                let (candidate, error, agreed) = match got {
-                    Ok((summary, agreed)) => (Some(summary), None, agreed),
-                    Err(e) => (None, Some(e), false),
-                };
-                let counter = match (&candidate, agreed) {
-                    (None, _) => &stats.failed,
-                    (Some(_), true) => &stats.agreed,
-                    (Some(_), false) => &stats.disagreed,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                let row = ShadowDecision {
-                    message_id: job.message_id,
-                    world: world.to_string(),
-                    active_digest: job.active_digest,
-                    candidate_digest: job.shadow.bundle.digest.to_string(),
-                    active,
-                    candidate,
-                    candidate_error: error,
-                    agreed,
-                    decided_at: std::time::SystemTime::now(),
-                };
+            while let Some(row) = to_record.recv().await {
                 if let Err(e) = store.record_shadow(&row).await {
                     tracing::warn!(error = %e, "cannot record a shadow decision");
                 }
@@ -191,5 +226,25 @@ impl Shadower {
             Ok(()) => stats.sampled.fetch_add(1, Ordering::Relaxed),
             Err(_) => stats.dropped.fetch_add(1, Ordering::Relaxed),
         };
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn the_shadow_thread_runs_below_the_others() {
+        let own = || {
+            // SAFETY: reads this thread's nice value.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+        };
+        let before = own();
+        let lowered = std::thread::spawn(move || {
+            super::lower_priority();
+            own()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, before + 10);
+        assert_eq!(own(), before, "only the shadow's thread is lowered");
     }
 }
