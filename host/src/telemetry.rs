@@ -56,7 +56,7 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Every metric the host exports, with its HELP text (the list in README.md).
+/// Every metric the host exports, with its HELP text (the list in docs/observability.md).
 pub const METRICS: [(&str, &str); 26] = [
     (
         "jules_http_requests_total",
