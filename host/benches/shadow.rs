@@ -1,11 +1,15 @@
 //! Reply latency with a crisis shadow at sample 1.0 against none, in one run: one
 //! `jules serve` on a fresh Postgres, a fake Bandwidth in this process, the offline
 //! responder; texts from distinct people at a steady rate. Latency: from the webhook
-//! being sent to the reply reaching the carrier.
+//! being sent to the reply reaching the carrier. After a warm-up and ANALYZE (this
+//! machine's Postgres has no autovacuum), blocks without and with the shadow alternate,
+//! so a database growing through the run, or the machine's speed drifting, weighs on
+//! both sides alike.
 //!
 //! Run: `scripts/build-policies && cargo bench -p jules --bench shadow`. Knobs:
-//! SHADOW_TEXTS (300 per phase), SHADOW_RATE (20 texts a second), SHADOW_DEBUG (set:
-//! print each phase's five slowest replies and who sent them).
+//! SHADOW_TEXTS (300 per side), SHADOW_BLOCKS (6: alternating, none first),
+//! SHADOW_RATE (20 texts a second), SHADOW_DEBUG (set: print each block's five slowest
+//! replies and who sent them).
 
 mod common;
 
@@ -144,45 +148,65 @@ async fn main() {
             .expect("start jules serve"),
     );
     listening(port, Duration::from_secs(120)).await;
-    // Warm up: connections, plans, the first instances.
-    phase(port, &arrivals, 9, 50, rate).await;
+    // Warm up (connections, plans, the first instances), then give the tables the
+    // statistics autovacuum would.
+    phase(port, &arrivals, 9, 200, rate).await;
+    let sql = jules::store::migrate::connect(&db.url)
+        .await
+        .expect("the bench database answers");
+    sql.batch_execute("ANALYZE").await.unwrap();
 
-    let none = phase(port, &arrivals, 1, n, rate).await;
     let store = Backend::open(Some(&db.url), 2, data.path()).unwrap();
-    shadow::start(
-        &store,
-        World::CrisisDetector,
-        &Source::Folder(candidate),
-        1.0,
-        "bench",
-        "shadow bench",
-        &|| (),
-    )
-    .await
-    .expect("shadow set");
     let client = jules::net::client(Duration::from_secs(5));
     let health = format!("http://127.0.0.1:{port}/health");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let json: serde_json::Value = client
-            .get(&health)
-            .send()
+    let blocks = knob("SHADOW_BLOCKS", 6).max(2) as usize;
+    let per_block = n / (blocks / 2);
+    let (mut none, mut shadowed) = (Vec::new(), Vec::new());
+    for block in 0..blocks {
+        let on = block % 2 == 1;
+        if on {
+            shadow::start(
+                &store,
+                World::CrisisDetector,
+                &Source::Folder(candidate.clone()),
+                1.0,
+                "bench",
+                "shadow bench",
+                &|| (),
+            )
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if json["checks"]["policies"]["crisis-detector"]["shadow"].is_object() {
-            break;
+            .expect("shadow set");
+        } else if block > 0 {
+            shadow::stop(&store, World::CrisisDetector, "bench", "shadow bench", &|| ())
+                .await
+                .expect("shadow stopped");
         }
-        assert!(
-            Instant::now() < deadline,
-            "the host never loaded the shadow"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let json: serde_json::Value = client
+                .get(&health)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if json["checks"]["policies"]["crisis-detector"]["shadow"].is_object() == on {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the host never took the shadow change"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        phase(port, &arrivals, 10 + block as u32, 20, rate).await;
+        let got = phase(port, &arrivals, 20 + block as u32, per_block, rate).await;
+        if on { &mut shadowed } else { &mut none }.extend(got);
     }
-    phase(port, &arrivals, 8, 50, rate).await;
-    let shadowed = phase(port, &arrivals, 2, n, rate).await;
+    none.sort();
+    shadowed.sort();
+    let n = none.len();
     let json: serde_json::Value = client
         .get(&health)
         .send()
@@ -193,7 +217,9 @@ async fn main() {
         .unwrap();
     let stats = &json["checks"]["policies"]["crisis-detector"]["shadow"];
 
-    println!("reply latency, webhook sent -> reply at the carrier, {n} texts at {rate}/s each:");
+    println!(
+        "reply latency, webhook sent -> reply at the carrier, {n} texts a side in {blocks} alternating blocks at {rate}/s:"
+    );
     for (name, l) in [("no shadow", &none), ("shadow at 1.0", &shadowed)] {
         println!(
             "  {name:<14} median {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms",
@@ -203,7 +229,7 @@ async fn main() {
         );
     }
     println!(
-        "  p99 ratio {:.2}, median ratio {:.2}; shadow: {}",
+        "  p99 ratio {:.2}, median ratio {:.2}; the shadow after the last block: {}",
         pct(&shadowed, 0.99) / pct(&none, 0.99),
         pct(&shadowed, 0.5) / pct(&none, 0.5),
         stats
