@@ -177,9 +177,15 @@ async fn main() {
             .await
             .expect("shadow set");
         } else if block > 0 {
-            shadow::stop(&store, World::CrisisDetector, "bench", "shadow bench", &|| ())
-                .await
-                .expect("shadow stopped");
+            shadow::stop(
+                &store,
+                World::CrisisDetector,
+                "bench",
+                "shadow bench",
+                &|| (),
+            )
+            .await
+            .expect("shadow stopped");
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
