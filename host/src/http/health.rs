@@ -28,6 +28,12 @@ fn policy_checks(state: &AppState) -> (Value, bool) {
                 },
                 "calls": load(&stats.calls),
                 "fallbacks": load(&stats.fallbacks),
+                // Whose config answers when the component fails.
+                "fallback_config": if b.fallback_digest == b.digest {
+                    json!("bundle")
+                } else {
+                    json!({ "builtin": b.fallback_digest.to_string() })
+                },
             }),
             None => {
                 all_components = false;

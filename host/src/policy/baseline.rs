@@ -16,6 +16,14 @@ const BUILTIN_CRISIS: &str = include_str!("../../../policies/crisis/config.json"
 const BUILTIN_COMPLIANCE: &str = include_str!("../../../policies/compliance/config.json");
 const BUILTIN_PROMPT: &str = include_str!("../../../policies/prompt/config.json");
 
+fn builtin_config(world: World) -> &'static str {
+    match world {
+        World::CrisisDetector => BUILTIN_CRISIS,
+        World::CompliancePolicy => BUILTIN_COMPLIANCE,
+        World::PromptBuilder => BUILTIN_PROMPT,
+    }
+}
+
 #[derive(Debug)]
 pub enum Baseline {
     Crisis(Detector),
@@ -34,13 +42,14 @@ impl Baseline {
 
     /// The baseline on the configuration shipped with the host.
     pub fn builtin(world: World) -> Result<Baseline, String> {
-        let config = match world {
-            World::CrisisDetector => BUILTIN_CRISIS,
-            World::CompliancePolicy => BUILTIN_COMPLIANCE,
-            World::PromptBuilder => BUILTIN_PROMPT,
-        };
-        Baseline::from_config(world, config)
+        Baseline::from_config(world, builtin_config(world))
             .map_err(|e| format!("the built-in {world} config does not load: {e}"))
+    }
+
+    /// What names the host's built-in bundle of `world` in decisions and logs: the
+    /// digest a bundle with no component and the shipped config has.
+    pub fn builtin_digest(world: World) -> super::BundleDigest {
+        super::BundleDigest::of(&[], builtin_config(world).as_bytes())
     }
 
     pub fn world(&self) -> World {

@@ -35,6 +35,10 @@ pub struct LoadedBundle {
     pub provenance: super::signing::Provenance,
     pub(super) pre: VersionedPre,
     pub(super) baseline: Baseline,
+    /// Whose config the baseline answers with when the component fails: this bundle's
+    /// own digest, or the host's built-in bundle's when the baseline cannot read this
+    /// bundle's config (a component written with another config schema).
+    pub fallback_digest: BundleDigest,
     pub(super) engine: Engine,
     pub(super) settings: Arc<RuntimeSettings>,
 }

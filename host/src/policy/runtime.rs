@@ -29,8 +29,9 @@ use super::wit::{VersionedPre, since_v0_1_0};
 #[derive(Debug, Clone)]
 pub struct Decided<T> {
     pub value: T,
-    /// The bundle whose component (or, on fallback, whose config) decided; `None`
-    /// when the host's built-in baseline decided because no bundle is active.
+    /// The bundle whose component decided or, on a fallback, whose config the baseline
+    /// used (the host's built-in bundle's digest when it could not read the bundle's);
+    /// `None` when the built-in baseline decided because no bundle is active.
     pub bundle: Option<BundleDigest>,
     /// Why the baseline answered instead of the component, if it did.
     pub fallback: Option<Fallback>,
@@ -230,16 +231,20 @@ impl PolicyRuntime {
             since_v0_1_0::Pre::new(world, instance_pre)
                 .map_err(|e| mismatch(world, &wit_version, e))?,
         );
-        let baseline = match Baseline::from_config(world, &source.config) {
-            Ok(b) => b,
+        let (baseline, fallback_digest) = match Baseline::from_config(world, &source.config) {
+            Ok(b) => (b, source.digest),
             Err(message) => {
+                let builtin = Baseline::builtin_digest(world);
                 tracing::warn!(
                     bundle = %source.manifest.name,
                     digest = %source.digest.short(),
+                    fallback = %builtin,
                     %message,
-                    "the native baseline cannot read this bundle's config; it falls back on the built-in config"
+                    "the native baseline cannot read this bundle's config: when its component fails, the host's built-in {world} bundle ({builtin}) answers instead",
                 );
-                Baseline::builtin(world).map_err(|message| LoadError::BaselineConfig { message })?
+                let b = Baseline::builtin(world)
+                    .map_err(|message| LoadError::BaselineConfig { message })?;
+                (b, builtin)
             }
         };
         Ok(Arc::new(LoadedBundle {
@@ -253,6 +258,7 @@ impl PolicyRuntime {
             provenance,
             pre,
             baseline,
+            fallback_digest,
             engine: self.engine.clone(),
             settings: self.settings.clone(),
         }))
@@ -358,7 +364,7 @@ impl PolicyRuntime {
                 Decided {
                     value: baseline(&bundle.baseline)
                         .expect("a bundle's baseline matches its world"),
-                    bundle: Some(bundle.digest),
+                    bundle: Some(bundle.fallback_digest),
                     fallback: Some(Fallback::Failed(err)),
                 }
             }

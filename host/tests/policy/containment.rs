@@ -30,7 +30,15 @@ fn assess_failure(rt: &PolicyRuntime, text: &str) -> CallError {
     let d = rt.assess(&msg(text), &UserContext::default(), &[]);
     match d.fallback {
         Some(Fallback::Failed(e)) => {
-            assert!(d.bundle.is_some(), "the decision names the failing bundle");
+            // The misbehaving component's config ("tag-…") is not one the native
+            // detector reads, so the host's built-in config answered, and says so.
+            assert_eq!(
+                d.bundle,
+                Some(jules::policy::Baseline::builtin_digest(
+                    World::CrisisDetector
+                )),
+                "the decision names the built-in bundle whose config answered"
+            );
             e
         }
         other => panic!("expected a contained failure for {text:?}, got {other:?}"),
@@ -150,4 +158,42 @@ fn no_active_component_means_the_builtin_baseline() {
     let d = rt.assess(&msg("hello"), &UserContext::default(), &[]);
     assert_eq!(d.fallback, Some(Fallback::NoComponent));
     assert_eq!(d.bundle, None);
+}
+
+#[test]
+fn a_config_the_baseline_cannot_read_names_the_builtin_bundle_as_its_fallback() {
+    let rt = runtime();
+    let bundle = misbehaving(&rt, "tag-a");
+    let builtin = jules::policy::Baseline::builtin_digest(World::CrisisDetector);
+    assert_eq!(bundle.fallback_digest, builtin);
+    assert_ne!(bundle.fallback_digest, bundle.digest);
+    // The built-in bundle's name is the digest of no component and the shipped config.
+    let shipped = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/crisis/config.json"),
+    )
+    .unwrap();
+    assert_eq!(builtin, jules::policy::BundleDigest::of(&[], &shipped));
+    rt.activate(bundle.clone());
+    let d = rt.assess(&msg("trap"), &UserContext::default(), &[]);
+    assert!(
+        matches!(d.fallback, Some(Fallback::Failed(_))),
+        "{:?}",
+        d.fallback
+    );
+    assert_eq!(d.bundle, Some(builtin), "not the component's digest");
+    let ok = rt.assess(&msg("hello"), &UserContext::default(), &[]);
+    assert_eq!(
+        ok.bundle,
+        Some(bundle.digest),
+        "the component's own answers name it"
+    );
+}
+
+#[test]
+fn a_bundle_whose_config_the_baseline_reads_falls_back_on_its_own_config() {
+    let rt = runtime();
+    let bundle = rt
+        .load(&crate::support::shipped_bundle("crisis"))
+        .expect("the shipped crisis bundle loads");
+    assert_eq!(bundle.fallback_digest, bundle.digest);
 }
