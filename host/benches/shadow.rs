@@ -99,6 +99,19 @@ async fn phase(port: u16, arrivals: &Arrivals, tag: u32, n: usize, rate: u64) ->
     latencies
 }
 
+/// The crisis shadow on the host's /health (null when none is set).
+async fn crisis_shadow(client: &reqwest::Client, health: &str) -> serde_json::Value {
+    let json: serde_json::Value = client
+        .get(health)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    json["checks"]["policies"]["crisis-detector"]["shadow"].clone()
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
 }
@@ -189,15 +202,7 @@ async fn main() {
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let json: serde_json::Value = client
-                .get(&health)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if json["checks"]["policies"]["crisis-detector"]["shadow"].is_object() == on {
+            if crisis_shadow(&client, &health).await.is_object() == on {
                 break;
             }
             assert!(
@@ -213,15 +218,7 @@ async fn main() {
     none.sort();
     shadowed.sort();
     let n = none.len();
-    let json: serde_json::Value = client
-        .get(&health)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let stats = &json["checks"]["policies"]["crisis-detector"]["shadow"];
+    let stats = crisis_shadow(&client, &health).await;
 
     println!(
         "reply latency, webhook sent -> reply at the carrier, {n} texts a side in {blocks} alternating blocks at {rate}/s:"
