@@ -23,7 +23,6 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve HTTP (config from the environment and an optional .env).
-    #[command(after_long_help = crate::config::reference::help_text())]
     Serve,
     /// Talk to Jules in the terminal through the real pipeline, as the given number.
     Chat {
@@ -353,6 +352,19 @@ pub enum PolicyCommand {
     },
 }
 
+/// The command line. `serve --help` lists every variable with its default; the list
+/// is rendered (building a configuration twice) only when help is asked for.
+fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    if std::env::args().any(|a| a == "--help" || a == "help") {
+        command = command.mut_subcommand("serve", |serve| {
+            serve.after_long_help(crate::config::reference::help_text())
+        });
+    }
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 pub fn main() -> ExitCode {
     // A missing .env is normal; an unreadable or malformed one is not.
     if let Err(e) = dotenvy::dotenv()
@@ -361,7 +373,7 @@ pub fn main() -> ExitCode {
         eprintln!("error: .env: {e}");
         return ExitCode::from(2);
     }
-    let cli = Cli::parse();
+    let cli = parse();
     init_logging();
     match cli.command {
         Command::Serve => serve(),

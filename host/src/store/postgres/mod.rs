@@ -379,11 +379,7 @@ impl PgStore {
     /// Remember a webhook delivery; true the first time it is seen.
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
         let n = self
-            .exec(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-                &[&provider, &event_id],
-            )
+            .exec(REMEMBER_DELIVERY, &[&provider, &event_id])
             .await?;
         Ok(n == 1)
     }
@@ -521,6 +517,11 @@ impl PgStore {
     }
 }
 
+/// Remembers a webhook delivery; one row affected the first time it is seen.
+const REMEMBER_DELIVERY: &str =
+    "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
+     ON CONFLICT DO NOTHING";
+
 /// Remember a webhook delivery inside `tx` (it is forgotten if `tx` rolls back); true
 /// the first time it is seen.
 async fn first_delivery_in(
@@ -529,11 +530,7 @@ async fn first_delivery_in(
     event_id: &str,
 ) -> Result<bool, StoreError> {
     let n = tx
-        .execute(
-            "INSERT INTO webhook_deliveries (provider, event_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-            &[&provider, &event_id],
-        )
+        .execute(REMEMBER_DELIVERY, &[&provider, &event_id])
         .await?;
     Ok(n == 1)
 }

@@ -367,15 +367,8 @@ impl SqliteStore {
 
     pub async fn first_delivery(&self, provider: &str, event_id: &str) -> Result<bool, StoreError> {
         let (provider, event_id) = (provider.to_owned(), event_id.to_owned());
-        self.with(move |c| {
-            let n = c.execute(
-                "INSERT INTO webhook_deliveries (provider, event_id) VALUES (?1, ?2)
-                 ON CONFLICT DO NOTHING",
-                params![provider, event_id],
-            )?;
-            Ok(n == 1)
-        })
-        .await
+        self.with(move |c| remember_delivery(c, &provider, &event_id))
+            .await
     }
 
     pub async fn record_crisis_event(&self, e: &NewCrisisEvent<'_>) -> Result<Uuid, StoreError> {
@@ -598,7 +591,12 @@ fn first_delivery_in(
     provider: &str,
     event_id: &str,
 ) -> Result<bool, StoreError> {
-    let n = tx.execute(
+    remember_delivery(tx, provider, event_id)
+}
+
+/// Remember a webhook delivery on `c`; true the first time it is seen.
+fn remember_delivery(c: &Connection, provider: &str, event_id: &str) -> Result<bool, StoreError> {
+    let n = c.execute(
         "INSERT INTO webhook_deliveries (provider, event_id) VALUES (?1, ?2)
          ON CONFLICT DO NOTHING",
         params![provider, event_id],
